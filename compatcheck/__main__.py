@@ -1,0 +1,3 @@
+from compatcheck.cli import main
+
+raise SystemExit(main())

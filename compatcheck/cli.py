@@ -1,0 +1,154 @@
+"""Command line: a thin layer over loading, checking and rendering.
+
+Heavy modules (onnx, the TFLite schema) are imported only when a model is
+checked, so ``--help`` and ``--version`` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from compatcheck import __version__
+from compatcheck.errors import (
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    UserError,
+)
+
+SUBCOMMANDS = ("rules", "explain", "profiles")
+
+DESCRIPTION = """\
+Check ONNX and TFLite models against mini-program platforms (WeChat, Alipay,
+Baidu, Douyin, QQ) before deployment: which engine can load the model, which
+operators it lacks, which tensor types cannot cross into JavaScript, and
+whether the file fits the platform's package, storage and download limits.
+
+other commands:
+  compatcheck rules               list every rule
+  compatcheck explain CODE        document one rule (for example CC200)
+  compatcheck profiles            list platforms and their engines
+  compatcheck profiles show NAME  print a platform's facts with sources
+"""
+
+EPILOG = """\
+exit codes:
+  0  no finding is an error
+  1  at least one finding is an error
+  2  bad input or usage: missing, truncated or corrupt file, unknown
+     platform, broken profile (one line on stderr names the file)
+  3  internal error in compatcheck (please report it)
+
+Known limitations: verdicts rest on the platforms' published facts; where a
+fact is not documented by the vendor the report says the verdict is
+unverified. A model named like a command (rules, explain, profiles) must be
+given as ./rules.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(self.prog, f"{message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="compatcheck",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("models", nargs="+", metavar="MODEL",
+                        help="ONNX (.onnx) or TFLite (.tflite) model files")
+    parser.add_argument("-p", "--platform", action="append", required=True,
+                        metavar="NAME",
+                        help="wechat, alipay, baidu, douyin (bytedance), qq, all, "
+                             "or a profile .yaml file; repeat or separate with commas")
+    parser.add_argument("-f", "--format", choices=("text", "json"), default="text",
+                        help="report format (default: text)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the report to FILE instead of standard output")
+    parser.add_argument("--backend", metavar="NAME",
+                        help="backend the session will ask for, e.g. ios-npu "
+                             "(WeChat allowNPU); reports operators without a kernel there")
+    parser.add_argument("--input-shape", action="append", default=[],
+                        metavar="NAME=DIMS",
+                        help="size to use for a dynamic input, e.g. input=1x3x224x224")
+    parser.add_argument("--version", action="version",
+                        version=f"compatcheck {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            from compatcheck.commands import run_subcommand
+
+            return run_subcommand(argv)
+        return _check(build_parser().parse_args(argv))
+    except UserError as exc:
+        print(f"compatcheck: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("compatcheck: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in compatcheck, not the user's input
+        if os.environ.get("COMPATCHECK_DEBUG"):
+            raise
+        print(f"compatcheck: internal error: {type(exc).__name__}: {exc} "
+              "(set COMPATCHECK_DEBUG=1 for a traceback and please report it)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _check(args: argparse.Namespace) -> int:
+    from compatcheck.runner import run_check
+
+    options = _options(args)
+    report = run_check(args.models, args.platform, options)
+
+    from compatcheck.report import render
+
+    text = render(report, args.format)
+    _write(text, args.output)
+    for error in report.errors:
+        print(f"compatcheck: error: {error.path}: {error.message}", file=sys.stderr)
+    if report.errors:
+        return EXIT_USAGE
+    if any(r.verdict == "fail" for r in report.results):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _options(args: argparse.Namespace):
+    from compatcheck.rules import Options
+
+    shapes = {}
+    for item in args.input_shape:
+        name, _, dims = item.rpartition("=")
+        try:
+            shapes[name] = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            name = ""
+        if not name or not shapes.get(name) or min(shapes[name]) < 1:
+            raise UserError(f"--input-shape {item}",
+                            "expected NAME=DIMS with positive sizes, e.g. x=1x3x224x224")
+    return Options(backend=args.backend, input_shapes=shapes)
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UserError(output, f"cannot write the report ({exc.strerror})") from None

@@ -1,0 +1,113 @@
+"""The informational commands: rules, explain, profiles."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tabulate import tabulate
+
+from compatcheck.errors import EXIT_OK, UserError
+
+
+def run_subcommand(argv: list[str]) -> int:
+    command, rest = argv[0], argv[1:]
+    handler = {"rules": _rules, "explain": _explain, "profiles": _profiles}[command]
+    return handler(rest)
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    from compatcheck.cli import _Parser
+
+    return _Parser(prog=f"compatcheck {prog}", description=description)
+
+
+def _rules(argv: list[str]) -> int:
+    _parser("rules", "List every rule.").parse_args(argv)
+    from compatcheck.rules import all_rules
+
+    rows = [
+        [r.code, r.name, r.severity.value, r.scope, "yes" if r.fixable else "no",
+         r.sections().get("What it checks", "").split(".")[0].replace("\n", " ")]
+        for r in all_rules()
+    ]
+    print(tabulate(rows, headers=["code", "name", "severity", "scope", "autofix",
+                                  "checks"], tablefmt="simple",
+                   maxcolwidths=[None, None, None, None, None, 50]))
+    return EXIT_OK
+
+
+def _explain(argv: list[str]) -> int:
+    parser = _parser("explain", "Print a rule's documentation.")
+    parser.add_argument("code", help="rule code (CC200) or name (unsupported-operator)")
+    args = parser.parse_args(argv)
+    from compatcheck.rules import all_rules
+
+    wanted = args.code.upper()
+    for rule in all_rules():
+        if rule.code == wanted or rule.name == args.code.lower():
+            print(f"{rule.code} {rule.name} (default severity: {rule.severity.value})")
+            for title, text in rule.sections().items():
+                print(f"\n{title}:")
+                print("\n".join("  " + line if line else "" for line in text.splitlines()))
+            return EXIT_OK
+    raise UserError(f"explain {args.code}", "no such rule; 'compatcheck rules' lists them")
+
+
+def _profiles(argv: list[str]) -> int:
+    parser = _parser("profiles", "List platforms, or show one with its sources.")
+    parser.add_argument("action", nargs="?", choices=["show"])
+    parser.add_argument("name", nargs="?")
+    args = parser.parse_args(argv)
+    from compatcheck.profiles import load_profile, platform_names
+
+    if args.action == "show":
+        if not args.name:
+            raise UserError("profiles show", "give a platform name or profile file")
+        sys.stdout.write(_show(load_profile(args.name)))
+        return EXIT_OK
+    rows = []
+    for name in platform_names():
+        profile = load_profile(name)
+        engines = "; ".join(
+            f"{e.id} ({', '.join(e.formats.value) if e.formats.known else 'unknown'})"
+            for e in profile.engines
+        ) or "none known"
+        rows.append([name, ", ".join(profile.aliases), profile.title, engines])
+    print(tabulate(rows, headers=["platform", "aliases", "title", "engines (formats)"],
+                   tablefmt="simple", maxcolwidths=[None, None, 30, 60]))
+    return EXIT_OK
+
+
+def _show(profile) -> str:
+    lines = [f"{profile.title} ({profile.platform}), researched {profile.researched}",
+             f"profile: {profile.path}"]
+    if profile.notes:
+        lines.append(f"notes: {profile.notes}")
+    lines.append("\nlimits:")
+    for key, fact in profile.limits.items():
+        lines.append(f"  {key}: {_value(fact.value)}  [{fact.cite()}]")
+    for engine in profile.engines:
+        lines.append(f"\nengine {engine.id}: {engine.title}")
+        facts = [engine.status, engine.formats, engine.io_dtypes,
+                 engine.dynamic_shapes, engine.opset, engine.ir_version]
+        for fact in filter(None, facts):
+            key = fact.path.rsplit(".", 1)[-1]
+            lines.append(f"  {key}: {_value(fact.value)}  [{fact.cite()}]")
+        for source_format, fact in engine.convert_from.items():
+            lines.append(f"  from {source_format}: {fact.value}  [{fact.cite()}]")
+        if engine.rows:
+            lines.append(f"  operator table: {len(engine.rows)} rows, "
+                         f"{len(engine.op_map)} mapped operators  [{engine.table.cite()}]")
+    lines.append("\nsources:")
+    for key, source in profile.sources.items():
+        lines.append(f"  {key}: {source['url']}")
+    return "\n".join(lines) + "\n"
+
+
+def _value(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)

@@ -1,0 +1,188 @@
+"""The format-neutral model that every rule reads.
+
+Operators are the nodes of a networkx ``MultiDiGraph`` and tensors are its
+edges (producer -> consumer, keyed by tensor name). Everything a rule needs
+beyond the topology lives in the dataclasses below; no weight bytes are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import networkx as nx
+
+# A dimension is a concrete size, a symbolic name, or None when unknown.
+Dim = Union[int, str, None]
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A tensor's name, element type and shape (``None`` when the rank is unknown).
+
+    ``kind`` is ``"tensor"`` for ordinary tensors; ONNX sequence, map and
+    optional values carry their own kind so that rules can refuse them.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[Dim, ...] | None
+    kind: str = "tensor"
+    byte_size: int | None = None
+    quantization: dict | None = None
+    signature: tuple[int, ...] | None = None
+
+    @property
+    def is_dynamic(self) -> bool:
+        """True when the rank or any dimension is not a fixed positive size.
+
+        A TFLite shape signature marks dynamic dimensions with -1 even when
+        the stored shape holds a placeholder size.
+        """
+        if self.shape is None:
+            return True
+        if self.signature is not None and any(d < 0 for d in self.signature):
+            return True
+        return any(not isinstance(d, int) or d <= 0 for d in self.shape)
+
+    @property
+    def display_shape(self) -> tuple[Dim, ...] | None:
+        """The shape with dynamic dimensions shown as names or None."""
+        if self.shape is None or self.signature is None:
+            return self.shape
+        if len(self.signature) != len(self.shape):
+            return self.shape
+        return tuple(None if s < 0 else d for d, s in zip(self.shape, self.signature))
+
+
+@dataclass(frozen=True)
+class Weight:
+    """A constant tensor stored in the model (initializer or TFLite buffer)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    byte_size: int
+    external_file: str | None = None
+
+
+@dataclass
+class OpNode:
+    """One operator occurrence.
+
+    ``node_id`` is unique in the model and says where the node sits, for
+    example ``If_3.then_branch > Add_7`` for a node inside an If subgraph;
+    ``scope`` holds the same path as a tuple of enclosing graphs.
+    """
+
+    node_id: str
+    name: str
+    op_type: str
+    domain: str
+    inputs: list[str]
+    outputs: list[str]
+    scope: tuple[str, ...] = ()
+    version: int | None = None
+    attributes: dict = field(default_factory=dict)
+    calls_function: bool = False
+
+
+@dataclass
+class ExternalDataRef:
+    """A reference from an ONNX tensor to bytes stored in another file."""
+
+    tensor: str
+    location: str
+    resolved: str | None
+    size: int | None
+    problem: str | None = None
+
+
+@dataclass
+class ModelGraph:
+    """A loaded model: operator graph plus the facts rules check."""
+
+    path: str
+    format: str
+    file_size: int
+    graph: nx.MultiDiGraph
+    ops: dict[str, OpNode]
+    tensors: dict[str, TensorInfo]
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    weights: list[Weight]
+    constants: set[str] = field(default_factory=set)
+    opsets: dict[str, int] = field(default_factory=dict)
+    ir_version: int | None = None
+    schema_version: int | None = None
+    producer: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    external_data: list[ExternalDataRef] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of all stored constants, embedded or external."""
+        return sum(w.byte_size for w in self.weights)
+
+    @property
+    def external_bytes(self) -> int:
+        """Bytes held in external data files that were found and measured."""
+        sizes = {r.resolved: r.size for r in self.external_data if r.size}
+        return sum(sizes.values())
+
+    @property
+    def deploy_bytes(self) -> int:
+        """What must reach the phone: the model file plus its external data."""
+        return self.file_size + self.external_bytes
+
+    def input_rank(self, op: OpNode, index: int = 0) -> int | None:
+        """Rank of an operator's input, or None when unknown."""
+        if index >= len(op.inputs) or not op.inputs[index]:
+            return None
+        info = self.tensors.get(op.inputs[index])
+        if info is None or info.shape is None:
+            return None
+        return len(info.shape)
+
+
+def build_graph(ops: list[OpNode]) -> nx.MultiDiGraph:
+    """Link operators by the tensors they share.
+
+    A tensor consumed inside a subgraph is linked to the producer with that
+    name in the nearest enclosing scope, which is how ONNX resolves
+    outer-scope references.
+    """
+    graph = nx.MultiDiGraph()
+    producers: dict[tuple[tuple[str, ...], str], str] = {}
+    for op in ops:
+        graph.add_node(op.node_id, op_type=op.op_type, domain=op.domain)
+        for out in op.outputs:
+            if out:
+                producers[(op.scope, out)] = op.node_id
+
+    for op in ops:
+        for tensor in op.inputs:
+            if not tensor:
+                continue
+            producer = _find_producer(producers, op.scope, tensor)
+            if producer is not None:
+                graph.add_edge(producer, op.node_id, key=tensor, tensor=tensor)
+    return graph
+
+
+def _find_producer(
+    producers: dict[tuple[tuple[str, ...], str], str],
+    scope: tuple[str, ...],
+    tensor: str,
+) -> str | None:
+    for depth in range(len(scope), -1, -1):
+        found = producers.get((scope[:depth], tensor))
+        if found is not None:
+            return found
+    return None
+
+
+def node_path(scope: tuple[str, ...], name: str) -> str:
+    """The display path of a node: enclosing graphs, then its own name."""
+    return " > ".join((*scope, name))

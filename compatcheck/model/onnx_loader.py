@@ -1,0 +1,264 @@
+"""ONNX file -> ModelGraph."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import helper, shape_inference
+
+from compatcheck.errors import ModelFormatError
+from compatcheck.model.dtypes import byte_size, onnx_dtype_name
+from compatcheck.model.graph import (
+    ExternalDataRef,
+    ModelGraph,
+    OpNode,
+    TensorInfo,
+    Weight,
+    build_graph,
+    node_path,
+)
+from compatcheck.model.onnx_wire import StrippedModel, WireError, strip_model
+
+_SIMPLE_ATTRS = {
+    onnx.AttributeProto.INT, onnx.AttributeProto.FLOAT, onnx.AttributeProto.STRING,
+    onnx.AttributeProto.INTS, onnx.AttributeProto.FLOATS, onnx.AttributeProto.STRINGS,
+}
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def load_onnx(path: str, data, file_size: int) -> ModelGraph:
+    """Build the graph model of an ONNX file whose bytes are ``data``."""
+    try:
+        stripped = strip_model(data)
+        proto = onnx.ModelProto.FromString(stripped.data)
+    except (WireError, DecodeError) as exc:
+        raise ModelFormatError(
+            path, f"truncated or corrupt ONNX file ({exc}); re-export the model"
+        ) from None
+    notes: list[str] = []
+    proto = _infer_shapes(proto, notes)
+    walker = _GraphWalker(proto, stripped)
+    walker.walk_model()
+    ops = walker.ops
+    return ModelGraph(
+        path=path,
+        format="onnx",
+        file_size=file_size,
+        graph=build_graph(ops),
+        ops={op.node_id: op for op in ops},
+        tensors=walker.tensors,
+        inputs=[walker.tensors[v.name] for v in _real_inputs(proto.graph)],
+        outputs=[walker.tensors[v.name] for v in proto.graph.output],
+        weights=walker.weights,
+        constants=walker.constants,
+        opsets={_domain(o.domain): o.version for o in proto.opset_import},
+        ir_version=proto.ir_version,
+        producer=" ".join(p for p in (proto.producer_name, proto.producer_version) if p),
+        metadata={p.key: p.value for p in proto.metadata_props},
+        external_data=_external_refs(path, walker.external),
+        notes=notes,
+    )
+
+
+def _infer_shapes(proto: onnx.ModelProto, notes: list[str]) -> onnx.ModelProto:
+    """Run ONNX shape inference, strictly first so that errors are reported.
+
+    When strict inference fails, the lenient pass still fills in what it can;
+    when that fails too, the model is analysed without inferred shapes.
+    """
+    try:
+        return shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True)
+    except Exception as exc:  # onnx raises several unrelated types here
+        notes.append(f"ONNX shape inference failed: {_first_line(exc)}")
+    try:
+        return shape_inference.infer_shapes(proto, strict_mode=False, data_prop=True)
+    except Exception:  # already reported above
+        return proto
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:300]
+
+
+def _real_inputs(graph: onnx.GraphProto):
+    """Graph inputs that are not initializers (IR < 4 lists weights as inputs)."""
+    weights = {t.name for t in graph.initializer}
+    return [v for v in graph.input if v.name not in weights]
+
+
+def _domain(domain: str) -> str:
+    return "ai.onnx" if domain in _DEFAULT_DOMAINS else domain
+
+
+@dataclass
+class _GraphWalker:
+    proto: onnx.ModelProto
+    stripped: StrippedModel
+    ops: list[OpNode] = field(default_factory=list)
+    tensors: dict[str, TensorInfo] = field(default_factory=dict)
+    weights: list[Weight] = field(default_factory=list)
+    constants: set[str] = field(default_factory=set)
+    external: list[onnx.TensorProto] = field(default_factory=list)
+    _ids: set[str] = field(default_factory=set)
+
+    def walk_model(self) -> None:
+        functions = {(_domain(f.domain), f.name) for f in self.proto.functions}
+        self._functions = functions
+        self.walk_graph(self.proto.graph, ())
+        for func in self.proto.functions:
+            scope = (f"function {_domain(func.domain)}:{func.name}",)
+            self.walk_nodes(func.node, scope)
+
+    def walk_graph(self, graph: onnx.GraphProto, scope: tuple[str, ...]) -> None:
+        for value in (*graph.input, *graph.output, *graph.value_info):
+            self.tensors.setdefault(value.name, _tensor_info(value))
+        for tensor in graph.initializer:
+            self.add_weight(tensor)
+        for sparse in graph.sparse_initializer:
+            self.add_weight(sparse.values, name=sparse.values.name)
+        self.walk_nodes(graph.node, scope)
+
+    def walk_nodes(self, nodes, scope: tuple[str, ...]) -> None:
+        for index, node in enumerate(nodes):
+            op = self.make_op(node, index, scope)
+            self.ops.append(op)
+            for attr in node.attribute:
+                self.walk_attribute(attr, op, scope)
+
+    def walk_attribute(self, attr, op: OpNode, scope: tuple[str, ...]) -> None:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            self.walk_graph(attr.g, (*scope, f"{op.name}.{attr.name}"))
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            for i, sub in enumerate(attr.graphs):
+                self.walk_graph(sub, (*scope, f"{op.name}.{attr.name}[{i}]"))
+        elif attr.type == onnx.AttributeProto.TENSOR and op.op_type == "Constant":
+            self.add_weight(attr.t, name=op.outputs[0] if op.outputs else "")
+        elif attr.type == onnx.AttributeProto.SPARSE_TENSOR:
+            self.add_weight(attr.sparse_tensor.values, name=op.outputs[0])
+
+    def make_op(self, node, index: int, scope: tuple[str, ...]) -> OpNode:
+        name = node.name or f"{node.op_type}_{index}"
+        node_id = node_path(scope, name)
+        suffix = 2
+        while node_id in self._ids:
+            node_id = node_path(scope, f"{name}#{suffix}")
+            suffix += 1
+        self._ids.add(node_id)
+        if node.op_type == "Constant":
+            self.constants.update(o for o in node.output if o)
+        domain = _domain(node.domain)
+        return OpNode(
+            node_id=node_id,
+            name=name,
+            op_type=node.op_type,
+            domain=domain,
+            inputs=list(node.input),
+            outputs=list(node.output),
+            scope=scope,
+            attributes=_simple_attributes(node),
+            calls_function=(domain, node.op_type) in self._functions,
+        )
+
+    def add_weight(self, tensor: onnx.TensorProto, name: str | None = None) -> None:
+        name = tensor.name if name is None else name
+        dtype = onnx_dtype_name(onnx.TensorProto.DataType.Name(tensor.data_type))
+        shape = tuple(int(d) for d in tensor.dims)
+        size = byte_size(dtype, shape)
+        if size is None or dtype == "string":
+            size = self.stripped.stripped_bytes.get(tensor.name, tensor.ByteSize())
+        location = None
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            self.external.append(tensor)
+            location = _external_entry(tensor).get("location")
+        self.weights.append(Weight(name, dtype, shape, size, location))
+        self.constants.add(name)
+        self.tensors.setdefault(name, TensorInfo(name, dtype, shape, byte_size=size))
+
+
+def _tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
+    kind = value.type.WhichOneof("value") or "unknown"
+    if kind != "tensor_type":
+        return TensorInfo(value.name, kind.removesuffix("_type"), None, kind=kind)
+    ttype = value.type.tensor_type
+    dtype = onnx_dtype_name(onnx.TensorProto.DataType.Name(ttype.elem_type))
+    if not ttype.HasField("shape"):
+        return TensorInfo(value.name, dtype, None)
+    dims = tuple(_dim(d) for d in ttype.shape.dim)
+    return TensorInfo(value.name, dtype, dims)
+
+
+def _dim(dim) -> int | str | None:
+    which = dim.WhichOneof("value")
+    if which == "dim_value":
+        return int(dim.dim_value)
+    if which == "dim_param":
+        return dim.dim_param
+    return None
+
+
+def _simple_attributes(node: onnx.NodeProto) -> dict:
+    attrs = {}
+    for attr in node.attribute:
+        if attr.type in _SIMPLE_ATTRS:
+            value = helper.get_attribute_value(attr)
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            elif isinstance(value, list) and value and isinstance(value[0], bytes):
+                value = [v.decode("utf-8", "replace") for v in value]
+            attrs[attr.name] = value
+    return attrs
+
+
+def _external_entry(tensor: onnx.TensorProto) -> dict[str, str]:
+    return {e.key: e.value for e in tensor.external_data}
+
+
+def _external_refs(model_path: str, tensors) -> list[ExternalDataRef]:
+    """Resolve external data locations without opening any file."""
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(model_path)))
+    refs = []
+    for tensor in tensors:
+        entry = _external_entry(tensor)
+        location = entry.get("location", "")
+        resolved, problem = resolve_inside(folder, location)
+        size = None
+        if resolved is not None:
+            size = os.stat(resolved).st_size
+            problem = _range_problem(entry, size)
+        refs.append(ExternalDataRef(tensor.name, location, resolved, size, problem))
+    return refs
+
+
+def resolve_inside(folder: str, location: str) -> tuple[str | None, str | None]:
+    """Resolve ``location`` under ``folder``; return (path, None) or (None, why)."""
+    if not location:
+        return None, "has no location"
+    if os.path.isabs(location) or location.startswith(("/", "\\")) or ":" in location:
+        return None, "is an absolute path"
+    candidate = os.path.normpath(os.path.join(folder, location))
+    if os.path.commonpath([folder, candidate]) != folder:
+        return None, "climbs out of the model's folder"
+    real = os.path.realpath(candidate)
+    if os.path.commonpath([folder, real]) != folder:
+        return None, "goes through a symbolic link out of the model's folder"
+    if not os.path.isfile(real):
+        return None, "names a file that does not exist"
+    return real, None
+
+
+def _range_problem(entry: dict[str, str], size: int) -> str | None:
+    try:
+        offset = int(entry.get("offset", "0"))
+        length = int(entry["length"]) if "length" in entry else None
+    except ValueError:
+        return "has an offset or length that is not a number"
+    if offset < 0 or offset > size:
+        return f"has offset {offset} beyond the file's {size} bytes"
+    if length is not None and (length < 0 or offset + length > size):
+        return f"has offset {offset} + length {length} beyond the file's {size} bytes"
+    return None

@@ -1,0 +1,107 @@
+"""Validated profile data -> typed Profile."""
+
+from __future__ import annotations
+
+from compatcheck.profiles.model import Backend, Engine, Fact, OpMapping, Profile
+
+
+def build_profile(path: str, data: dict) -> Profile:
+    sources = data["sources"]
+    facts = _FactMaker(sources)
+    return Profile(
+        platform=data["platform"],
+        title=data["title"],
+        path=path,
+        researched=data["researched"],
+        aliases=tuple(data.get("aliases", [])),
+        notes=data.get("notes", ""),
+        sources=sources,
+        limits={k: facts(f"limits.{k}", v) for k, v in data["limits"].items()},
+        engines=[
+            _build_engine(facts, f"engines.{e['id']}", e) for e in data["engines"]
+        ],
+    )
+
+
+class _FactMaker:
+    def __init__(self, sources: dict) -> None:
+        self.sources = sources
+
+    def __call__(self, path: str, raw: dict, value=None) -> Fact:
+        source = raw["source"]
+        return Fact(
+            path=path,
+            value=raw["value"] if value is None else value,
+            confidence=raw["confidence"],
+            source=source,
+            url=self.sources[source]["url"],
+            note=raw.get("note", ""),
+        )
+
+
+def _build_engine(facts: _FactMaker, where: str, raw: dict) -> Engine:
+    def optional(key: str) -> Fact | None:
+        return facts(f"{where}.{key}", raw[key]) if key in raw else None
+
+    engine = Engine(
+        id=raw["id"],
+        title=raw["title"],
+        status=facts(f"{where}.status", raw["status"]),
+        formats=facts(f"{where}.formats", raw["formats"]),
+        convert_from={
+            k: facts(f"{where}.convert_from.{k}", v)
+            for k, v in raw.get("convert_from", {}).items()
+        },
+        io_dtypes=optional("io_dtypes"),
+        dynamic_shapes=optional("dynamic_shapes"),
+        opset=optional("opset"),
+        ir_version=optional("ir_version"),
+        backends={
+            name: Backend(
+                name, facts(f"{where}.backends.{name}.available", b["available"]),
+                b.get("option", ""),
+            )
+            for name, b in raw.get("backends", {}).items()
+        },
+    )
+    if "operator_table" in raw:
+        _add_operators(facts, where, raw, engine)
+    return engine
+
+
+def _add_operators(facts: _FactMaker, where: str, raw: dict, engine: Engine) -> None:
+    table = raw["operator_table"]
+    engine.table = facts(f"{where}.operator_table", table, value="table")
+    engine.rows = {r: tuple(s["backends"]) for r, s in table["rows"].items()}
+    engine.row_kinds = {
+        r: tuple(s["kinds"]) for r, s in table["rows"].items() if "kinds" in s
+    }
+    operators = raw.get("operators")
+    if not operators:
+        return
+    engine.op_format = operators["format"]
+    engine.op_domains = tuple(operators["domains"])
+    engine.unlisted = facts(f"{where}.operators.unlisted", operators["unlisted"])
+    for op, entries in operators["map"].items():
+        entries = entries if isinstance(entries, list) else [entries]
+        engine.op_map[op] = tuple(
+            _mapping(facts, f"{where}.operators.map.{op}", e, table) for e in entries
+        )
+
+
+def _mapping(facts: _FactMaker, path: str, raw: dict, table: dict) -> OpMapping:
+    # An entry without its own confidence inherits the operator table's.
+    sourced = {
+        "value": raw["row"],
+        "confidence": raw.get("confidence", table["confidence"]),
+        "source": raw.get("source", table["source"]),
+        "note": raw.get("note", ""),
+    }
+    return OpMapping(
+        row=raw["row"],
+        fact=facts(path, sourced),
+        kind=raw.get("kind", ""),
+        input_rank=raw.get("input_rank"),
+        max_inputs=raw.get("max_inputs"),
+        constant_inputs=tuple(raw.get("constant_inputs", ())),
+    )

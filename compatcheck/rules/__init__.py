@@ -1,0 +1,13 @@
+"""The rule registry. Importing this package registers every rule once."""
+
+from compatcheck.rules import model_rules, operators, platform_rules, tensors
+from compatcheck.rules.base import REGISTRY, Context, Options, Rule
+
+__all__ = ["REGISTRY", "Context", "Options", "Rule", "all_rules"]
+
+_MODULES = (model_rules, platform_rules, operators, tensors)
+
+
+def all_rules() -> list[Rule]:
+    """Every rule, ordered by code."""
+    return [REGISTRY[code] for code in sorted(REGISTRY)]

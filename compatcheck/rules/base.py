@@ -1,0 +1,114 @@
+"""What a rule is, and the context it checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from compatcheck.findings import Finding, Severity
+from compatcheck.model.graph import ModelGraph
+from compatcheck.profiles.model import Engine, Fact, Profile
+
+# Sections every rule docstring must have; `compatcheck explain` prints them.
+DOC_SECTIONS = ("What it checks", "Why it breaks", "Example", "Fix", "Limitations")
+
+
+@dataclass
+class Options:
+    """User choices that change what rules check."""
+
+    backend: str | None = None
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """Everything a rule may read. Rules never print; they return findings."""
+
+    model: ModelGraph
+    profile: Profile
+    engine: Engine | None
+    options: Options
+    relied_on: list[Fact] = field(default_factory=list)
+
+    def rely(self, fact: Fact | None) -> None:
+        """Record that a verdict depends on ``fact`` (shown when unverified)."""
+        if fact is not None and fact not in self.relied_on:
+            self.relied_on.append(fact)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A declared check: stable code, name, default severity and scope.
+
+    ``scope`` is ``"platform"`` for checks of the host (size, format) and
+    ``"engine"`` for checks run once per engine that loads the model.
+    """
+
+    code: str
+    name: str
+    severity: Severity
+    scope: str
+    fixable: bool
+    check: Callable[[Context], Iterable[Finding]]
+
+    @property
+    def doc(self) -> str:
+        return (self.check.__doc__ or "").strip()
+
+    def sections(self) -> dict[str, str]:
+        """The docstring split into its titled sections."""
+        found: dict[str, list[str]] = {}
+        current = None
+        for line in self.doc.splitlines():
+            stripped = line.strip()
+            if stripped.rstrip(":") in DOC_SECTIONS and stripped.endswith(":"):
+                current = stripped.rstrip(":")
+                found[current] = []
+            elif current is not None:
+                found[current].append(line)
+        return {k: _dedent("\n".join(v)) for k, v in found.items()}
+
+    def finding(
+        self,
+        message: str,
+        fix: str,
+        *,
+        nodes: list[str] | None = None,
+        op_type: str = "",
+        fact: Fact | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            code=self.code,
+            rule=self.name,
+            severity=severity or self.severity,
+            message=message,
+            fix=fix,
+            nodes=list(nodes or []),
+            op_type=op_type,
+            confidence=fact.confidence if fact else "",
+            source=fact.url if fact else "",
+        )
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text).strip()
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(code: str, name: str, severity: Severity, scope: str, fixable: bool = False):
+    """Register the decorated function as a rule; duplicate codes are refused."""
+
+    def register(check: Callable[[Context], Iterable[Finding]]) -> Rule:
+        if code in REGISTRY or any(r.name == name for r in REGISTRY.values()):
+            raise ValueError(f"rule {code} ({name}) is registered twice")
+        declared = Rule(code, name, severity, scope, fixable, check)
+        REGISTRY[code] = declared
+        return declared
+
+    return register

@@ -1,0 +1,148 @@
+"""Rules about the model file itself, whatever the engine."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from compatcheck.findings import Severity
+from compatcheck.rules.base import Context, rule
+
+
+@rule("CC001", "analysis-incomplete", Severity.INFO, "platform")
+def analysis_incomplete(ctx: Context):
+    """
+    What it checks:
+        Whether compatcheck could analyse the whole model. Today this means
+        ONNX shape inference: when it fails, intermediate tensor shapes are
+        unknown.
+
+    Why it breaks:
+        Nothing breaks on the phone because of this, but checks that depend
+        on tensor ranks (which engine row a Conv or Resize maps to) fall back
+        to assuming the common case, so their verdicts are less certain.
+
+    Example:
+        A model whose Reshape target shape is computed at run time from an
+        input may stop ONNX shape inference. After
+        ``onnxsim model.onnx fixed.onnx --overwrite-input-shape 1,3,224,224``
+        every shape is known.
+
+    Fix:
+        Fix the input shapes (see CC401) or simplify the model so that shape
+        inference succeeds. Nothing is changed automatically.
+
+    Limitations:
+        Only the reason ONNX gives is shown; it can be terse.
+    """
+    for note in ctx.model.notes:
+        yield analysis_incomplete.finding(
+            note,
+            "fix the input shapes or simplify the model (onnxsim) so that every "
+            "shape can be inferred; rank-dependent verdicts assume the common case",
+        )
+
+
+@rule("CC002", "external-data-unsafe", Severity.ERROR, "platform")
+def external_data_unsafe(ctx: Context):
+    """
+    What it checks:
+        ONNX tensors stored in external data files: the location must be a
+        relative path inside the model's folder that names an existing file,
+        and the offset and length must lie within that file.
+
+    Why it breaks:
+        A mini program loads one ``.onnx`` file from its user data folder; an
+        external data file that is missing, outside the folder or shorter
+        than the model says makes session creation fail. A location that
+        points outside the folder is also how malicious models read other
+        files, so compatcheck never opens such a path.
+
+    Example:
+        ``location: ../../secrets/weights.bin`` fails; ``location:
+        model.onnx.data`` next to ``model.onnx`` passes.
+
+    Fix:
+        Save the model with its weights embedded:
+        ``onnx.save(onnx.load("model.onnx"), "single.onnx")`` (models under
+        2 GB), which is also what a mini program needs.
+
+    Limitations:
+        Only sizes are checked; the bytes in the external file are not read.
+    """
+    by_problem: dict[str, list[str]] = defaultdict(list)
+    for ref in ctx.model.external_data:
+        if ref.problem:
+            by_problem[f"location {ref.location!r} {ref.problem}"].append(ref.tensor)
+    for problem, tensors in sorted(by_problem.items()):
+        yield external_data_unsafe.finding(
+            f"external data of {len(tensors)} tensor(s): {problem}; "
+            "compatcheck did not open it",
+            "embed the weights in the .onnx file (onnx.save without "
+            "save_as_external_data): a mini program loads a single file",
+            nodes=tensors,
+        )
+
+
+@rule("CC202", "custom-operator", Severity.ERROR, "platform")
+def custom_operator(ctx: Context):
+    """
+    What it checks:
+        Operators outside the standard set: ONNX nodes in a domain other
+        than ``ai.onnx`` (``com.microsoft``, ``ai.onnx.contrib``,
+        ``ai.onnx.ml`` ...) that are not model-local functions, and TFLite
+        custom operators, including Flex (select TensorFlow) operators.
+
+    Why it breaks:
+        Mini-program engines implement standard operators only and cannot
+        load custom kernels; converters (tf2onnx, onnx2tf, X2Paddle) cannot
+        translate them either. The session fails to load.
+
+    Example:
+        ``ai.onnx.contrib::GPT2Tokenizer`` or a TFLite ``FlexStringSplit``
+        fails; tokenizing in JavaScript and feeding token ids passes.
+
+    Fix:
+        Re-export with standard operators only (``torch.onnx.export`` without
+        custom symbolics; the TFLite converter with
+        ``target_spec.supported_ops = [TFLITE_BUILTINS]``), or move the
+        custom step (tokenizing, decoding images, post-processing) into
+        JavaScript.
+
+    Limitations:
+        ``ai.onnx.ml`` is an official ONNX domain, but no mini-program engine
+        is known to implement it, so it is reported here too.
+    """
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for op in ctx.model.ops.values():
+        if op.calls_function or op.domain in ("ai.onnx", "tflite"):
+            continue
+        groups[(op.domain, op.op_type)].append(op.node_id)
+    for (domain, op_type), nodes in sorted(groups.items()):
+        kind = {"custom": "TFLite custom", "flex": "TFLite Flex (select TF)"}.get(
+            domain, f"ONNX {domain}"
+        )
+        yield custom_operator.finding(
+            f"{kind} operator {op_type} is not a standard operator "
+            f"({len(nodes)} node(s)); no mini-program engine implements it",
+            _custom_fix(domain, op_type),
+            nodes=nodes,
+            op_type=op_type,
+        )
+
+
+def _custom_fix(domain: str, op_type: str) -> str:
+    if domain == "flex":
+        return (
+            "convert again with converter.target_spec.supported_ops = "
+            "[tf.lite.OpsSet.TFLITE_BUILTINS], replacing the TensorFlow op, or do "
+            "this step in JavaScript"
+        )
+    if domain == "custom":
+        return (
+            f"replace {op_type} with builtin operators before conversion, or run "
+            "that step in JavaScript"
+        )
+    return (
+        f"re-export without {domain} operators (standard ai.onnx only), or move "
+        f"{op_type} out of the model into JavaScript"
+    )

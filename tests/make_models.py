@@ -1,0 +1,170 @@
+"""Build the small synthetic models the tests use, one per edge case.
+
+Run ``python tests/make_models.py OUTDIR`` to write them all; the test suite
+calls ``build_all`` into a temporary folder, so no binary is committed.
+Every model is made with ``onnx.helper`` and is valid ONNX unless its name
+says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+F32 = TensorProto.FLOAT
+
+
+def _model(nodes, inputs, outputs, opset=13, initializers=(), domains=(), ir=None):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    imports = [helper.make_opsetid("", opset)]
+    imports += [helper.make_opsetid(d, 1) for d in domains]
+    model = helper.make_model(graph, opset_imports=imports, producer_name="make_models")
+    if ir is not None:
+        model.ir_version = ir
+    return model
+
+
+def _io(name, shape, dtype=F32):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def relu(shape=(1, 3, 8, 8), opset=13):
+    """One Relu on a fixed float32 input: passes every WeChat engine rule."""
+    return _model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                  [_io("x", list(shape))], [_io("y", list(shape))], opset=opset)
+
+
+def single_op(op_type, opset=13, name=None, **attrs):
+    """One operator on a 4-D float32 input."""
+    node = helper.make_node(op_type, ["x"], ["y"], name=name or op_type.lower(), **attrs)
+    return _model([node], [_io("x", [1, 3, 8, 8])], [_io("y", None)], opset=opset)
+
+
+def gelu():
+    """Gelu (opset 20): no WeChat row, so unsupported."""
+    return single_op("Gelu", opset=20, name="act/gelu")
+
+
+def lppool():
+    """LpPool: the WeChat page lists no pooling kinds, so support is unknown."""
+    return single_op("LpPool", kernel_shape=[2, 2], name="pool/lp")
+
+
+def transpose():
+    """Transpose (WeChat row Permute) has no iOS NPU kernel."""
+    return single_op("Transpose", perm=[0, 2, 3, 1], name="to_nhwc")
+
+
+def resize_rank3():
+    """Resize on a 3-D input: only Resize2D (4-D) exists on WeChat."""
+    scales = numpy_helper.from_array(np.array([1, 1, 2], np.float32), "scales")
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="up1d")
+    return _model([node], [_io("x", [1, 4, 16])], [_io("y", None)],
+                  initializers=[scales])
+
+
+def custom_domain():
+    """A node in a custom domain next to a standard one."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("FancyOp", ["r"], ["y"], name="fancy", domain="com.example"),
+    ]
+    return _model(nodes, [_io("x", [1, 4])], [_io("y", None)], domains=["com.example"])
+
+
+def if_subgraph():
+    """An If whose else branch holds an unsupported Not: checks subgraph paths."""
+    then_graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["t"], name="keep")], "then", [],
+        [_io("t", [1], TensorProto.BOOL)])
+    else_graph = helper.make_graph(
+        [helper.make_node("Not", ["x"], ["e"], name="flip")], "else", [],
+        [_io("e", [1], TensorProto.BOOL)])
+    node = helper.make_node("If", ["c"], ["y"], name="branch",
+                            then_branch=then_graph, else_branch=else_graph)
+    return _model([node], [_io("c", [1], TensorProto.BOOL),
+                           _io("x", [1], TensorProto.BOOL)],
+                  [_io("y", [1], TensorProto.BOOL)])
+
+
+def int64_input():
+    """int64 token ids at the input: WeChat cannot pass them from JavaScript."""
+    table = numpy_helper.from_array(np.zeros((10, 4), np.float32), "table")
+    node = helper.make_node("Gather", ["table", "ids"], ["y"], name="embed")
+    return _model([node], [_io("ids", [1, 5], TensorProto.INT64)],
+                  [_io("y", [1, 5, 4])], initializers=[table])
+
+
+def dynamic_input():
+    """A symbolic batch and unknown spatial dimensions."""
+    return _model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                  [_io("x", ["batch", 3, None, None])], [_io("y", None)])
+
+
+def shape_error():
+    """Add of [2, 3] and [4, 5]: strict ONNX shape inference rejects it."""
+    node = helper.make_node("Add", ["a", "b"], ["c"], name="bad_add")
+    return _model([node], [_io("a", [2, 3]), _io("b", [4, 5])], [_io("c", None)])
+
+
+def large_weights(megabytes: float, name="w"):
+    """A MatMul with a constant weight of about ``megabytes`` MB."""
+    columns = int(megabytes * 1048576 / 4 / 256)
+    weight = numpy_helper.from_array(np.ones((256, columns), np.float32), name)
+    node = helper.make_node("MatMul", ["x", name], ["y"], name="fc")
+    return _model([node], [_io("x", [1, 256])], [_io("y", [1, columns])],
+                  initializers=[weight])
+
+
+CASES = {
+    "relu.onnx": relu,
+    "relu_opset18.onnx": lambda: relu(opset=18),
+    "gelu.onnx": gelu,
+    "lppool.onnx": lppool,
+    "transpose.onnx": transpose,
+    "resize_rank3.onnx": resize_rank3,
+    "custom_domain.onnx": custom_domain,
+    "if_subgraph.onnx": if_subgraph,
+    "int64_input.onnx": int64_input,
+    "dynamic_input.onnx": dynamic_input,
+    "shape_error.onnx": shape_error,
+}
+
+
+def save_external(model: onnx.ModelProto, folder: str, name: str, location: str) -> str:
+    """Save with every initializer in the external file ``location``."""
+    path = os.path.join(folder, name)
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+              location=location, size_threshold=0)
+    return path
+
+
+def point_external_data(path: str, location: str) -> None:
+    """Rewrite every external-data location of a saved model, as an attacker would."""
+    model = onnx.load(path, load_external_data=False)
+    for tensor in model.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = location
+    onnx.save(model, path)
+
+
+def build_all(folder: str) -> dict[str, str]:
+    """Write every case into ``folder``; return name -> path."""
+    os.makedirs(folder, exist_ok=True)
+    paths = {}
+    for name, make in CASES.items():
+        path = os.path.join(folder, name)
+        onnx.save(make(), path)
+        paths[name] = path
+    return paths
+
+
+if __name__ == "__main__":
+    out = sys.argv[1] if len(sys.argv) > 1 else "synthetic_models"
+    for name, path in build_all(out).items():
+        print(path)
