@@ -27,8 +27,10 @@ def check_model(
             continue
         ctx = Context(model, profile, engine, options)
         engine_findings = _run(ctx, "engine")
-        score = (_count(engine_findings, Severity.ERROR),
-                 _count(engine_findings, Severity.WARNING))
+        score = (
+            _count(engine_findings, Severity.ERROR),
+            _count(engine_findings, Severity.WARNING),
+        )
         if best is None or score < best[0]:
             best = (score, engine, engine_findings, ctx.relied_on)
 

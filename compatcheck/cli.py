@@ -63,24 +63,50 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("models", nargs="+", metavar="MODEL",
-                        help="ONNX (.onnx) or TFLite (.tflite) model files")
-    parser.add_argument("-p", "--platform", action="append", required=True,
-                        metavar="NAME",
-                        help="wechat, alipay, baidu, douyin (bytedance), qq, all, "
-                             "or a profile .yaml file; repeat or separate with commas")
-    parser.add_argument("-f", "--format", choices=("text", "json"), default="text",
-                        help="report format (default: text)")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the report to FILE instead of standard output")
-    parser.add_argument("--backend", metavar="NAME",
-                        help="backend the session will ask for, e.g. ios-npu "
-                             "(WeChat allowNPU); reports operators without a kernel there")
-    parser.add_argument("--input-shape", action="append", default=[],
-                        metavar="NAME=DIMS",
-                        help="size to use for a dynamic input, e.g. input=1x3x224x224")
-    parser.add_argument("--version", action="version",
-                        version=f"compatcheck {__version__}")
+    parser.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="ONNX (.onnx) or TFLite (.tflite) model files",
+    )
+    parser.add_argument(
+        "-p",
+        "--platform",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="wechat, alipay, baidu, douyin (bytedance), qq, all, "
+        "or a profile .yaml file; repeat or separate with commas",
+    )
+    parser.add_argument(
+        "-f",
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="report format (default: text)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the report to FILE instead of standard output",
+    )
+    parser.add_argument(
+        "--backend",
+        metavar="NAME",
+        help="backend the session will ask for, e.g. ios-npu "
+        "(WeChat allowNPU); reports operators without a kernel there",
+    )
+    parser.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME=DIMS",
+        help="size to use for a dynamic input, e.g. input=1x3x224x224",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"compatcheck {__version__}"
+    )
     return parser
 
 
@@ -102,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug in compatcheck, not the user's input
         if os.environ.get("COMPATCHECK_DEBUG"):
             raise
-        print(f"compatcheck: internal error: {type(exc).__name__}: {exc} "
-              "(set COMPATCHECK_DEBUG=1 for a traceback and please report it)",
-              file=sys.stderr)
+        print(
+            f"compatcheck: internal error: {type(exc).__name__}: {exc} "
+            "(set COMPATCHECK_DEBUG=1 for a traceback and please report it)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 
@@ -138,8 +166,10 @@ def _options(args: argparse.Namespace):
         except ValueError:
             name = ""
         if not name or not shapes.get(name) or min(shapes[name]) < 1:
-            raise UserError(f"--input-shape {item}",
-                            "expected NAME=DIMS with positive sizes, e.g. x=1x3x224x224")
+            raise UserError(
+                f"--input-shape {item}",
+                "expected NAME=DIMS with positive sizes, e.g. x=1x3x224x224",
+            )
     return Options(backend=args.backend, input_shapes=shapes)
 
 

@@ -27,13 +27,24 @@ def _rules(argv: list[str]) -> int:
     from compatcheck.rules import all_rules
 
     rows = [
-        [r.code, r.name, r.severity.value, r.scope, "yes" if r.fixable else "no",
-         r.sections().get("What it checks", "").split(".")[0].replace("\n", " ")]
+        [
+            r.code,
+            r.name,
+            r.severity.value,
+            r.scope,
+            "yes" if r.fixable else "no",
+            r.sections().get("What it checks", "").split(".")[0].replace("\n", " "),
+        ]
         for r in all_rules()
     ]
-    print(tabulate(rows, headers=["code", "name", "severity", "scope", "autofix",
-                                  "checks"], tablefmt="simple",
-                   maxcolwidths=[None, None, None, None, None, 50]))
+    print(
+        tabulate(
+            rows,
+            headers=["code", "name", "severity", "scope", "autofix", "checks"],
+            tablefmt="simple",
+            maxcolwidths=[None, None, None, None, None, 50],
+        )
+    )
     return EXIT_OK
 
 
@@ -49,9 +60,13 @@ def _explain(argv: list[str]) -> int:
             print(f"{rule.code} {rule.name} (default severity: {rule.severity.value})")
             for title, text in rule.sections().items():
                 print(f"\n{title}:")
-                print("\n".join("  " + line if line else "" for line in text.splitlines()))
+                print(
+                    "\n".join("  " + line if line else "" for line in text.splitlines())
+                )
             return EXIT_OK
-    raise UserError(f"explain {args.code}", "no such rule; 'compatcheck rules' lists them")
+    raise UserError(
+        f"explain {args.code}", "no such rule; 'compatcheck rules' lists them"
+    )
 
 
 def _profiles(argv: list[str]) -> int:
@@ -69,19 +84,27 @@ def _profiles(argv: list[str]) -> int:
     rows = []
     for name in platform_names():
         profile = load_profile(name)
-        engines = "; ".join(
-            f"{e.id} ({', '.join(e.formats.value) if e.formats.known else 'unknown'})"
-            for e in profile.engines
-        ) or "none known"
+        engines = (
+            "; ".join(f"{e.id} ({_formats(e)})" for e in profile.engines)
+            or "none known"
+        )
         rows.append([name, ", ".join(profile.aliases), profile.title, engines])
-    print(tabulate(rows, headers=["platform", "aliases", "title", "engines (formats)"],
-                   tablefmt="simple", maxcolwidths=[None, None, 30, 60]))
+    print(
+        tabulate(
+            rows,
+            headers=["platform", "aliases", "title", "engines (formats)"],
+            tablefmt="simple",
+            maxcolwidths=[None, None, 30, 60],
+        )
+    )
     return EXIT_OK
 
 
 def _show(profile) -> str:
-    lines = [f"{profile.title} ({profile.platform}), researched {profile.researched}",
-             f"profile: {profile.path}"]
+    lines = [
+        f"{profile.title} ({profile.platform}), researched {profile.researched}",
+        f"profile: {profile.path}",
+    ]
     if profile.notes:
         lines.append(f"notes: {profile.notes}")
     lines.append("\nlimits:")
@@ -89,20 +112,32 @@ def _show(profile) -> str:
         lines.append(f"  {key}: {_value(fact.value)}  [{fact.cite()}]")
     for engine in profile.engines:
         lines.append(f"\nengine {engine.id}: {engine.title}")
-        facts = [engine.status, engine.formats, engine.io_dtypes,
-                 engine.dynamic_shapes, engine.opset, engine.ir_version]
+        facts = [
+            engine.status,
+            engine.formats,
+            engine.io_dtypes,
+            engine.dynamic_shapes,
+            engine.opset,
+            engine.ir_version,
+        ]
         for fact in filter(None, facts):
             key = fact.path.rsplit(".", 1)[-1]
             lines.append(f"  {key}: {_value(fact.value)}  [{fact.cite()}]")
         for source_format, fact in engine.convert_from.items():
             lines.append(f"  from {source_format}: {fact.value}  [{fact.cite()}]")
         if engine.rows:
-            lines.append(f"  operator table: {len(engine.rows)} rows, "
-                         f"{len(engine.op_map)} mapped operators  [{engine.table.cite()}]")
+            lines.append(
+                f"  operator table: {len(engine.rows)} rows, "
+                f"{len(engine.op_map)} mapped operators  [{engine.table.cite()}]"
+            )
     lines.append("\nsources:")
     for key, source in profile.sources.items():
         lines.append(f"  {key}: {source['url']}")
     return "\n".join(lines) + "\n"
+
+
+def _formats(engine) -> str:
+    return ", ".join(engine.formats.value) if engine.formats.known else "unknown"
 
 
 def _value(value) -> str:

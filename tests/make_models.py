@@ -34,13 +34,19 @@ def _io(name, shape, dtype=F32):
 
 def relu(shape=(1, 3, 8, 8), opset=13):
     """One Relu on a fixed float32 input: passes every WeChat engine rule."""
-    return _model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
-                  [_io("x", list(shape))], [_io("y", list(shape))], opset=opset)
+    return _model(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        [_io("x", list(shape))],
+        [_io("y", list(shape))],
+        opset=opset,
+    )
 
 
 def single_op(op_type, opset=13, name=None, **attrs):
     """One operator on a 4-D float32 input."""
-    node = helper.make_node(op_type, ["x"], ["y"], name=name or op_type.lower(), **attrs)
+    node = helper.make_node(
+        op_type, ["x"], ["y"], name=name or op_type.lower(), **attrs
+    )
     return _model([node], [_io("x", [1, 3, 8, 8])], [_io("y", None)], opset=opset)
 
 
@@ -63,8 +69,9 @@ def resize_rank3():
     """Resize on a 3-D input: only Resize2D (4-D) exists on WeChat."""
     scales = numpy_helper.from_array(np.array([1, 1, 2], np.float32), "scales")
     node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="up1d")
-    return _model([node], [_io("x", [1, 4, 16])], [_io("y", None)],
-                  initializers=[scales])
+    return _model(
+        [node], [_io("x", [1, 4, 16])], [_io("y", None)], initializers=[scales]
+    )
 
 
 def custom_domain():
@@ -79,30 +86,51 @@ def custom_domain():
 def if_subgraph():
     """An If whose else branch holds an unsupported Not: checks subgraph paths."""
     then_graph = helper.make_graph(
-        [helper.make_node("Identity", ["x"], ["t"], name="keep")], "then", [],
-        [_io("t", [1], TensorProto.BOOL)])
+        [helper.make_node("Identity", ["x"], ["t"], name="keep")],
+        "then",
+        [],
+        [_io("t", [1], TensorProto.BOOL)],
+    )
     else_graph = helper.make_graph(
-        [helper.make_node("Not", ["x"], ["e"], name="flip")], "else", [],
-        [_io("e", [1], TensorProto.BOOL)])
-    node = helper.make_node("If", ["c"], ["y"], name="branch",
-                            then_branch=then_graph, else_branch=else_graph)
-    return _model([node], [_io("c", [1], TensorProto.BOOL),
-                           _io("x", [1], TensorProto.BOOL)],
-                  [_io("y", [1], TensorProto.BOOL)])
+        [helper.make_node("Not", ["x"], ["e"], name="flip")],
+        "else",
+        [],
+        [_io("e", [1], TensorProto.BOOL)],
+    )
+    node = helper.make_node(
+        "If",
+        ["c"],
+        ["y"],
+        name="branch",
+        then_branch=then_graph,
+        else_branch=else_graph,
+    )
+    return _model(
+        [node],
+        [_io("c", [1], TensorProto.BOOL), _io("x", [1], TensorProto.BOOL)],
+        [_io("y", [1], TensorProto.BOOL)],
+    )
 
 
 def int64_input():
     """int64 token ids at the input: WeChat cannot pass them from JavaScript."""
     table = numpy_helper.from_array(np.zeros((10, 4), np.float32), "table")
     node = helper.make_node("Gather", ["table", "ids"], ["y"], name="embed")
-    return _model([node], [_io("ids", [1, 5], TensorProto.INT64)],
-                  [_io("y", [1, 5, 4])], initializers=[table])
+    return _model(
+        [node],
+        [_io("ids", [1, 5], TensorProto.INT64)],
+        [_io("y", [1, 5, 4])],
+        initializers=[table],
+    )
 
 
 def dynamic_input():
     """A symbolic batch and unknown spatial dimensions."""
-    return _model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
-                  [_io("x", ["batch", 3, None, None])], [_io("y", None)])
+    return _model(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        [_io("x", ["batch", 3, None, None])],
+        [_io("y", None)],
+    )
 
 
 def shape_error():
@@ -116,8 +144,9 @@ def large_weights(megabytes: float, name="w"):
     columns = int(megabytes * 1048576 / 4 / 256)
     weight = numpy_helper.from_array(np.ones((256, columns), np.float32), name)
     node = helper.make_node("MatMul", ["x", name], ["y"], name="fc")
-    return _model([node], [_io("x", [1, 256])], [_io("y", [1, columns])],
-                  initializers=[weight])
+    return _model(
+        [node], [_io("x", [1, 256])], [_io("y", [1, columns])], initializers=[weight]
+    )
 
 
 CASES = {
@@ -138,8 +167,14 @@ CASES = {
 def save_external(model: onnx.ModelProto, folder: str, name: str, location: str) -> str:
     """Save with every initializer in the external file ``location``."""
     path = os.path.join(folder, name)
-    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
-              location=location, size_threshold=0)
+    onnx.save(
+        model,
+        path,
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=location,
+        size_threshold=0,
+    )
     return path
 
 
@@ -166,5 +201,5 @@ def build_all(folder: str) -> dict[str, str]:
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "synthetic_models"
-    for name, path in build_all(out).items():
+    for path in build_all(out).values():
         print(path)

@@ -20,8 +20,14 @@ SYNTHETIC_CASES = [
     ("relu support known", "relu.onnx", "wechat", (), None, "CC201"),
     ("custom domain", "custom_domain.onnx", "wechat", (), "CC202", None),
     ("standard ops only", "relu.onnx", "wechat", (), None, "CC202"),
-    ("transpose on npu", "transpose.onnx", "wechat", ("--backend", "ios-npu"),
-     "CC203", None),
+    (
+        "transpose on npu",
+        "transpose.onnx",
+        "wechat",
+        ("--backend", "ios-npu"),
+        "CC203",
+        None,
+    ),
     ("relu on npu", "relu.onnx", "wechat", ("--backend", "ios-npu"), None, "CC203"),
     ("transpose on cpu", "transpose.onnx", "wechat", (), None, "CC203"),
     ("opset 18 out of range", "relu_opset18.onnx", "wechat", (), "CC300", None),
@@ -94,8 +100,9 @@ def test_dynamic_input_proposes_typical_shape(synthetic, check_json):
     result = check_json(synthetic["dynamic_input.onnx"], "wechat")
     (finding,) = [f for f in result["findings"] if f["code"] == "CC401"]
     assert "typicalShape: {'x': [1, 3, ?, ?]}" in finding["fix"]
-    given = check_json(synthetic["dynamic_input.onnx"], "wechat",
-                       "--input-shape", "x=1x3x64x64")
+    given = check_json(
+        synthetic["dynamic_input.onnx"], "wechat", "--input-shape", "x=1x3x64x64"
+    )
     (finding,) = [f for f in given["findings"] if f["code"] == "CC401"]
     assert "typicalShape: {'x': [1, 3, 64, 64]}" in finding["fix"]
 
@@ -113,8 +120,11 @@ def _profile_copy(tmp_path, **limit_overrides) -> str:
     data = yaml.safe_load((ROOT / "platform_profiles" / "wechat.yaml").read_text())
     for key, value in limit_overrides.items():
         data["limits"][key]["value"] = value
-    data["engines"][0]["ir_version"] = {"value": {"min": 3, "max": 8},
-                                        "confidence": "documented", "source": "API-CIS"}
+    data["engines"][0]["ir_version"] = {
+        "value": {"min": 3, "max": 8},
+        "confidence": "documented",
+        "source": "API-CIS",
+    }
     path = tmp_path / "custom.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     return str(path)

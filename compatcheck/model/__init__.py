@@ -43,16 +43,20 @@ def load_model(path: str) -> ModelGraph:
         raise ModelFormatError(path, "is not a regular file")
     size = os.path.getsize(path)
     if size == 0:
-        raise ModelFormatError(path, "is empty (0 bytes); the download or export failed")
+        raise ModelFormatError(
+            path, "is empty (0 bytes); the download or export failed"
+        )
     if size > MAX_MODEL_BYTES:
         raise ModelFormatError(
-            path, f"is {size} bytes, larger than any model compatcheck accepts "
-            f"({MAX_MODEL_BYTES} bytes)"
+            path,
+            f"is {size} bytes, larger than any model compatcheck accepts "
+            f"({MAX_MODEL_BYTES} bytes)",
         )
     try:
-        with open(path, "rb") as handle, mmap.mmap(
-            handle.fileno(), 0, access=mmap.ACCESS_READ
-        ) as data:
+        with (
+            open(path, "rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
             return _load_bytes(path, data, size)
     except OSError as exc:
         raise ModelFormatError(path, f"cannot be read ({exc.strerror})") from None

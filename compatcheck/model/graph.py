@@ -8,12 +8,11 @@ beyond the topology lives in the dataclasses below; no weight bytes are kept.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 import networkx as nx
 
 # A dimension is a concrete size, a symbolic name, or None when unknown.
-Dim = Union[int, str, None]
+Dim = int | str | None
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,10 @@ class TensorInfo:
             return self.shape
         if len(self.signature) != len(self.shape):
             return self.shape
-        return tuple(None if s < 0 else d for d, s in zip(self.shape, self.signature))
+        return tuple(
+            None if s < 0 else d
+            for d, s in zip(self.shape, self.signature, strict=True)
+        )
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,12 @@ from compatcheck.model.graph import (
 from compatcheck.model.onnx_wire import StrippedModel, WireError, strip_model
 
 _SIMPLE_ATTRS = {
-    onnx.AttributeProto.INT, onnx.AttributeProto.FLOAT, onnx.AttributeProto.STRING,
-    onnx.AttributeProto.INTS, onnx.AttributeProto.FLOATS, onnx.AttributeProto.STRINGS,
+    onnx.AttributeProto.INT,
+    onnx.AttributeProto.FLOAT,
+    onnx.AttributeProto.STRING,
+    onnx.AttributeProto.INTS,
+    onnx.AttributeProto.FLOATS,
+    onnx.AttributeProto.STRINGS,
 }
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -56,7 +60,9 @@ def load_onnx(path: str, data, file_size: int) -> ModelGraph:
         constants=walker.constants,
         opsets={_domain(o.domain): o.version for o in proto.opset_import},
         ir_version=proto.ir_version,
-        producer=" ".join(p for p in (proto.producer_name, proto.producer_version) if p),
+        producer=" ".join(
+            p for p in (proto.producer_name, proto.producer_version) if p
+        ),
         metadata={p.key: p.value for p in proto.metadata_props},
         external_data=_external_refs(path, walker.external),
         notes=notes,

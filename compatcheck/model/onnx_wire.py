@@ -31,8 +31,14 @@ _CHILDREN: dict[str, dict[int, str]] = {
     "model": {7: "graph", 25: "function"},
     "graph": {1: "node", 5: "tensor", 15: "sparse"},
     "node": {5: "attribute"},
-    "attribute": {5: "tensor", 6: "graph", 10: "tensor", 11: "graph",
-                  22: "sparse", 23: "sparse"},
+    "attribute": {
+        5: "tensor",
+        6: "graph",
+        10: "tensor",
+        11: "graph",
+        22: "sparse",
+        23: "sparse",
+    },
     "function": {7: "node"},
     "sparse": {1: "tensor", 2: "tensor"},
 }
@@ -92,7 +98,7 @@ class _Walker:
             child = children.get(f.number)
             if child is None or f.wire != _LEN:
                 continue
-            parts.append(self.buf[copy_from:f.tag_start])
+            parts.append(self.buf[copy_from : f.tag_start])
             body = self.message(f.body_start, f.body_end, child, depth)
             parts.append(_encode_varint(f.number << 3 | _LEN))
             parts.append(_encode_varint(len(body)))
@@ -104,9 +110,7 @@ class _Walker:
     def tensor(self, start: int, end: int) -> bytes:
         fields = list(_fields(self.buf, start, end))
         payload = sum(
-            f.body_end - f.body_start
-            for f in fields
-            if f.number in _TENSOR_DATA_FIELDS
+            f.body_end - f.body_start for f in fields if f.number in _TENSOR_DATA_FIELDS
         )
         if payload <= self.keep:
             return self.buf[start:end]
@@ -115,10 +119,10 @@ class _Walker:
         copy_from = start
         for f in fields:
             if f.number == _TENSOR_NAME_FIELD:
-                raw = bytes(self.buf[f.body_start:f.body_end])
+                raw = bytes(self.buf[f.body_start : f.body_end])
                 name = raw.decode("utf-8", "replace")
             if f.number in _TENSOR_DATA_FIELDS:
-                parts.append(self.buf[copy_from:f.tag_start])
+                parts.append(self.buf[copy_from : f.tag_start])
                 copy_from = f.body_end
         parts.append(self.buf[copy_from:end])
         self.sizes[name] = self.sizes.get(name, 0) + payload

@@ -64,7 +64,9 @@ class _Reader:
         self.tensors: dict[str, TensorInfo] = {}
         self.weights: list[Weight] = []
         self.constants: set[str] = set()
-        self.opcodes = [self._opcode(i) for i in range(self.model.OperatorCodesLength())]
+        self.opcodes = [
+            self._opcode(i) for i in range(self.model.OperatorCodesLength())
+        ]
 
     def read(self) -> ModelGraph:
         model = self.model
@@ -103,7 +105,9 @@ class _Reader:
         sub = self.model.Subgraphs(index)
         scope: tuple[str, ...] = ()
         if index:
-            scope = (f"subgraph {index}" + (f" ({_text(sub.Name())})" if sub.Name() else ""),)
+            scope = (
+                f"subgraph {index}" + (f" ({_text(sub.Name())})" if sub.Name() else ""),
+            )
         names = [self._read_tensor(sub, t, index) for t in range(sub.TensorsLength())]
         for j in range(sub.OperatorsLength()):
             self.ops.append(self._read_op(sub.Operators(j), j, scope, names))
@@ -118,8 +122,12 @@ class _Reader:
         signature = tuple(_ints(tensor.ShapeSignatureAsNumpy())) or None
         size = self._buffer_size(tensor.Buffer())
         info = TensorInfo(
-            key, dtype, shape, byte_size=size,
-            quantization=_quantization(tensor), signature=signature,
+            key,
+            dtype,
+            shape,
+            byte_size=size,
+            quantization=_quantization(tensor),
+            signature=signature,
         )
         self.tensors.setdefault(key, info)
         if size:
@@ -131,20 +139,28 @@ class _Reader:
         if index == 0:
             return 0
         if index >= self.model.BuffersLength():
-            raise _Corrupt(f"a tensor refers to buffer {index} of {self.model.BuffersLength()}")
+            raise _Corrupt(
+                f"a tensor refers to buffer {index} of {self.model.BuffersLength()}"
+            )
         buffer = self.model.Buffers(index)
         size = buffer.Size() if buffer.Offset() > 1 else buffer.DataLength()
         if buffer.Offset() > 1 and buffer.Offset() + size > self.file_size:
             raise _Corrupt(f"buffer {index} ends beyond the file")
         return int(size)
 
-    def _read_op(self, op, index: int, scope: tuple[str, ...], names: list[str]) -> OpNode:
+    def _read_op(
+        self, op, index: int, scope: tuple[str, ...], names: list[str]
+    ) -> OpNode:
         opcode_index = op.OpcodeIndex()
         if opcode_index >= len(self.opcodes):
-            raise _Corrupt(f"operator {index} uses op code {opcode_index} of {len(self.opcodes)}")
+            raise _Corrupt(
+                f"operator {index} uses op code {opcode_index} of {len(self.opcodes)}"
+            )
         op_type, domain, version = self.opcodes[opcode_index]
         inputs = [self._tensor_name(names, i, index) for i in _ints(op.InputsAsNumpy())]
-        outputs = [self._tensor_name(names, i, index) for i in _ints(op.OutputsAsNumpy())]
+        outputs = [
+            self._tensor_name(names, i, index) for i in _ints(op.OutputsAsNumpy())
+        ]
         name = outputs[0] if outputs and outputs[0] else f"{op_type}_{index}"
         return OpNode(
             node_id=node_path(scope, f"{name} (op {index})"),
@@ -162,7 +178,9 @@ class _Reader:
         if tensor == -1:
             return ""
         if not 0 <= tensor < len(names):
-            raise _Corrupt(f"operator {op_index} refers to tensor {tensor} of {len(names)}")
+            raise _Corrupt(
+                f"operator {op_index} refers to tensor {tensor} of {len(names)}"
+            )
         return names[tensor]
 
     def _metadata(self) -> dict[str, str]:

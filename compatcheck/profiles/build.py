@@ -58,7 +58,8 @@ def _build_engine(facts: _FactMaker, where: str, raw: dict) -> Engine:
         ir_version=optional("ir_version"),
         backends={
             name: Backend(
-                name, facts(f"{where}.backends.{name}.available", b["available"]),
+                name,
+                facts(f"{where}.backends.{name}.available", b["available"]),
                 b.get("option", ""),
             )
             for name, b in raw.get("backends", {}).items()

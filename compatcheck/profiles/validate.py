@@ -68,8 +68,13 @@ def _describe(schema: dict) -> str:
     kind = schema.get("type", "value")
     if kind == "integer" and "minimum" in schema:
         return f"an integer >= {schema['minimum']}"
-    return {"integer": "an integer", "array": "a list", "object": "a mapping",
-            "string": "a string", "boolean": "true or false"}.get(kind, kind)
+    return {
+        "integer": "an integer",
+        "array": "a list",
+        "object": "a mapping",
+        "string": "a string",
+        "boolean": "true or false",
+    }.get(kind, kind)
 
 
 def _check_references(path: str, data: dict) -> None:

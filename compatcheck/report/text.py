@@ -39,7 +39,9 @@ def _model_block(model: ModelGraph, results: list[PlatformResult]) -> str:
 
 def _describe(model: ModelGraph) -> str:
     if model.format == "onnx":
-        version = f"ONNX opset {model.opsets.get('ai.onnx', '-')}, IR {model.ir_version}"
+        version = (
+            f"ONNX opset {model.opsets.get('ai.onnx', '-')}, IR {model.ir_version}"
+        )
     else:
         version = f"TFLite schema {model.schema_version}"
     size = model.deploy_bytes / 1048576
@@ -78,8 +80,10 @@ def _nodes(nodes: list[str]) -> str:
 
 
 def _unverified(facts: list[str]) -> str:
-    lines = [f"unverified: the verdict relies on {len(facts)} fact(s) the vendor "
-             "does not document:"]
+    lines = [
+        f"unverified: the verdict relies on {len(facts)} fact(s) the vendor "
+        "does not document:"
+    ]
     lines += [f"  - {fact}" for fact in facts[:SHOWN_UNVERIFIED]]
     if len(facts) > SHOWN_UNVERIFIED:
         lines.append(f"  - ... {len(facts) - SHOWN_UNVERIFIED} more (--format json)")
@@ -92,7 +96,9 @@ def _indent(text: str) -> str:
 
 def _summary(report: Report) -> str:
     verdicts = [r.verdict for r in report.results]
-    parts = [f"{verdicts.count(v)} {_VERDICTS[v].lower()}" for v in ("fail", "warn", "pass")]
+    parts = [
+        f"{verdicts.count(v)} {_VERDICTS[v].lower()}" for v in ("fail", "warn", "pass")
+    ]
     text = (
         f"{len(report.models)} model(s) checked on "
         f"{len({r.platform for r in report.results})} platform(s): " + ", ".join(parts)

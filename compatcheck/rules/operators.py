@@ -19,13 +19,13 @@ REWRITES = {
     "Not": "write Not as Equal(x, false) or Xor(x, true)",
     "Sign": "write Sign as Where(Greater(x, 0), 1, Where(Less(x, 0), -1, 0))",
     "Round": "write Round as Floor(x + 0.5) (halves round up, unlike ONNX's "
-             "half-to-even)",
+    "half-to-even)",
     "Mod": "write a float Mod as Sub(a, Mul(Floor(Div(a, b)), b))",
     "Size": "write Size as ReduceProd(Shape(x))",
     "Celu": "write Celu as Max(0, x) + Min(0, alpha * (Exp(x / alpha) - 1))",
     "Einsum": "write the Einsum as MatMul with Transpose and Reshape",
     "If": "export with the branch condition fixed so that one branch remains, "
-          "or run the branch logic in JavaScript",
+    "or run the branch logic in JavaScript",
     "Loop": "unroll the loop at export time for a fixed trip count",
     "Scan": "unroll the scan at export time for a fixed sequence length",
     "Resize": "Unsqueeze to a 4-D NCHW tensor, Resize, then Squeeze",
@@ -49,8 +49,11 @@ def resolve(model: ModelGraph, engine: Engine, op: OpNode) -> Resolution:
         return Resolution("other-domain")
     mappings = engine.op_map.get(op.op_type)
     if not mappings:
-        return Resolution(engine.unlisted.value, engine.unlisted,
-                          reason="it matches no operator of the engine's table")
+        return Resolution(
+            engine.unlisted.value,
+            engine.unlisted,
+            reason="it matches no operator of the engine's table",
+        )
     failures = []
     for mapping in mappings:
         verdict, why = _conditions(model, op, mapping)
@@ -58,8 +61,13 @@ def resolve(model: ModelGraph, engine: Engine, op: OpNode) -> Resolution:
             failures.append(why)
             continue
         status = "unknown" if mapping.row == "unknown" else "supported"
-        return Resolution(status, mapping.fact, mapping, mapping.fact.note,
-                          rank_unknown=verdict is None)
+        return Resolution(
+            status,
+            mapping.fact,
+            mapping,
+            mapping.fact.note,
+            rank_unknown=verdict is None,
+        )
     return Resolution("unsupported", mappings[0].fact, reason="; ".join(failures))
 
 
@@ -78,7 +86,10 @@ def _conditions(model: ModelGraph, op: OpNode, m: OpMapping) -> tuple[bool | Non
     if rank is None:
         return None, ""
     if rank != m.input_rank:
-        return False, f"{m.row} needs a rank-{m.input_rank} input, this one has rank {rank}"
+        return (
+            False,
+            f"{m.row} needs a rank-{m.input_rank} input, this one has rank {rank}",
+        )
     return True, ""
 
 
@@ -224,7 +235,10 @@ def backend_fallback(ctx: Context):
         return
     groups: dict[str, list[OpNode]] = defaultdict(list)
     for op, res in _resolutions(ctx):
-        if res.status == "supported" and backend_name not in ctx.engine.rows[res.mapping.row]:
+        if (
+            res.status == "supported"
+            and backend_name not in ctx.engine.rows[res.mapping.row]
+        ):
             groups[f"{op.op_type} (row {res.mapping.row})"].append(op)
     if not groups:
         return

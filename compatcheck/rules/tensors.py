@@ -9,7 +9,7 @@ from compatcheck.rules.base import Context, rule
 
 _DTYPE_FIXES = {
     "int64": "cast to int32 inside the model (a Cast right after the input, "
-             "or before the output) and pass Int32Array data",
+    "or before the output) and pass Int32Array data",
     "float16": "keep float32 at the boundary and cast inside the model",
     "float64": "export with float32 inputs and outputs",
     "bool": "use uint8 at the boundary and cast inside the model",
@@ -40,8 +40,9 @@ def _version_finding(
         )
         severity = Severity.WARNING
     target = high if version > high else low
-    yield rule_obj.finding(message, fix.format(target=target), fact=fact,
-                           severity=severity)
+    yield rule_obj.finding(
+        message, fix.format(target=target), fact=fact, severity=severity
+    )
 
 
 @rule("CC300", "opset-out-of-range", Severity.WARNING, "engine")
@@ -71,7 +72,11 @@ def opset_out_of_range(ctx: Context):
     if ctx.model.format == "onnx":
         version = ctx.model.opsets.get("ai.onnx")
         yield from _version_finding(
-            ctx, opset_out_of_range, ctx.engine.opset, version, "opset",
+            ctx,
+            opset_out_of_range,
+            ctx.engine.opset,
+            version,
+            "opset",
             "convert to opset {target}: onnx.version_converter.convert_version("
             "model, {target}), or export with opset_version={target}",
         )
@@ -102,8 +107,11 @@ def ir_version_out_of_range(ctx: Context):
     """
     if ctx.model.format == "onnx":
         yield from _version_finding(
-            ctx, ir_version_out_of_range, ctx.engine.ir_version,
-            ctx.model.ir_version, "IR version",
+            ctx,
+            ir_version_out_of_range,
+            ctx.engine.ir_version,
+            ctx.model.ir_version,
+            "IR version",
             "save the model with IR version {target} (an onnx release of that "
             "era, or model.ir_version = {target} when no newer feature is used)",
         )
@@ -147,8 +155,11 @@ def io_dtype(ctx: Context):
             yield io_dtype.finding(
                 f"{role} {tensor.name!r} {problem}; {ctx.engine.title} exchanges "
                 f"only {', '.join(fact.value)}",
-                _DTYPE_FIXES.get(tensor.dtype, "change the boundary type inside the "
-                                 "model to one of the listed types"),
+                _DTYPE_FIXES.get(
+                    tensor.dtype,
+                    "change the boundary type inside the "
+                    "model to one of the listed types",
+                ),
                 nodes=[tensor.name],
                 fact=fact,
             )
@@ -198,8 +209,10 @@ def dynamic_input(ctx: Context):
         if not tensor.is_dynamic:
             continue
         proposal = _typical_shape(tensor, ctx.options.input_shapes.get(tensor.name))
-        shown = "unknown rank" if tensor.display_shape is None else list(
-            tensor.display_shape
+        shown = (
+            "unknown rank"
+            if tensor.display_shape is None
+            else list(tensor.display_shape)
         )
         fix = (
             f"create the session with typicalShape: {{{tensor.name!r}: {proposal}}}"

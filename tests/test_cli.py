@@ -1,0 +1,214 @@
+"""The command line on real models: verdicts, node names, exit codes, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import DATA, ROOT, codes
+
+
+def _findings(result: dict, code: str) -> list[dict]:
+    return [f for f in result["findings"] if f["code"] == code]
+
+
+def test_control_flow_model_over_2mb_on_wechat(corpus, check_json):
+    result = check_json(corpus / "silero-vad" / "silero_vad.onnx", "wechat")
+    assert result["verdict"] == "fail"
+    assert result["engine"] == "wx-inference"
+    unsupported = {f["op_type"]: f for f in _findings(result, "CC200")}
+    assert set(unsupported) == {"If", "Not", "Size"}
+    assert "If_0" in unsupported["If"]["nodes"]
+    assert len(unsupported["If"]["nodes"]) == 25
+    (dtype,) = _findings(result, "CC400")
+    assert dtype["nodes"] == ["sr"]
+    (package,) = _findings(result, "CC500")
+    assert "2327524 bytes) is over the 2.00 MB" in package["message"]
+
+
+def test_dynamic_shape_model_passes_with_warnings(check_json):
+    result = check_json(DATA / "pytorch_super_resolution.onnx", "wechat")
+    assert result["verdict"] == "warn"
+    assert codes(result) == {"CC300", "CC401", "CC500"}
+    (dynamic,) = _findings(result, "CC401")
+    assert "typicalShape: {'input': [1, 1, 224, 224]}" in dynamic["fix"]
+
+
+def test_custom_op_model(corpus, check_json):
+    result = check_json(
+        corpus / "onnxruntime-extensions" / "custom_op_test.onnx", "wechat"
+    )
+    custom = {f["op_type"]: f["nodes"] for f in _findings(result, "CC202")}
+    assert set(custom) == {"CustomOpOne", "CustomOpTwo"}
+    assert result["verdict"] == "fail"
+
+
+def test_sequence_output_is_not_a_tensor(corpus, check_json):
+    result = check_json(corpus / "onnxruntime-datasets" / "logreg_iris.onnx", "wechat")
+    messages = [f["message"] for f in _findings(result, "CC400")]
+    assert any("'probabilities' is a sequence, not a tensor" in m for m in messages)
+    assert {f["op_type"] for f in _findings(result, "CC202")} >= {"ZipMap"}
+
+
+def test_tflite_custom_op_on_wechat(check_json):
+    result = check_json(DATA / "selfie_segmentation.tflite", "wechat")
+    assert result["verdict"] == "fail"
+    assert result["engine"] is None
+    (fmt,) = _findings(result, "CC100")
+    assert "no engine on WeChat mini program loads TFLite models" in fmt["message"]
+    assert "onnx2tf -it model.tflite" in fmt["fix"]
+    (custom,) = _findings(result, "CC202")
+    assert custom["op_type"] == "Convolution2DTransposeBias"
+    assert custom["nodes"][0].endswith("(op 244)")
+
+
+def test_tflite_flex_ops(corpus, check_json):
+    result = check_json(
+        corpus / "tflite-support" / "whitespace_tokenizer_flex_delegate.tflite",
+        "douyin",
+    )
+    flex = [f for f in _findings(result, "CC202") if "Flex" in f["message"]]
+    assert len(flex) >= 1 and all(f["op_type"].startswith("Flex") for f in flex)
+
+
+def test_onnx_on_other_platforms_lists_conversions(check_json):
+    for platform in ("alipay", "baidu", "douyin", "qq"):
+        result = check_json(DATA / "pytorch_super_resolution.onnx", platform)
+        assert result["verdict"] == "fail", platform
+        assert "CC100" in codes(result)
+        assert result["verified"] is False
+    douyin = check_json(DATA / "pytorch_super_resolution.onnx", "bytedance")
+    assert douyin["platform"] == "douyin"
+
+
+def test_all_platforms_in_one_run(cli):
+    done = cli(DATA / "pytorch_super_resolution.onnx", "-p", "all", "-f", "json")
+    assert done.code == 1
+    platforms = [r["platform"] for r in done.json()["results"]]
+    assert platforms == ["alipay", "baidu", "douyin", "qq", "wechat"]
+
+
+def test_text_report_shows_verdicts_and_table(cli):
+    done = cli(DATA / "pytorch_super_resolution.onnx", "-p", "wechat")
+    assert done.code == 0
+    assert "wechat: PASS WITH WARNINGS (via wx.createInferenceSession" in done.out
+    assert "CC401" in done.out and "typicalShape" in done.out
+    assert "unverified: the verdict relies on" in done.out
+
+
+def test_json_is_byte_identical_across_runs(cli):
+    first = cli(DATA / "pytorch_super_resolution.onnx", "-p", "all", "-f", "json").out
+    second = cli(DATA / "pytorch_super_resolution.onnx", "-p", "all", "-f", "json").out
+    assert first == second
+
+
+def test_output_file(cli, tmp_path):
+    target = tmp_path / "report.json"
+    done = cli(
+        DATA / "pytorch_super_resolution.onnx",
+        "-p",
+        "wechat",
+        "-f",
+        "json",
+        "-o",
+        target,
+    )
+    assert done.out == ""
+    assert '"verdict": "warn"' in target.read_text()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.onnx", "-p", "wechat"], "missing.onnx: file not found"),
+        (
+            [DATA / "pytorch_super_resolution.onnx", "-p", "kakao"],
+            "--platform kakao: unknown platform; choose from",
+        ),
+        (
+            [DATA / "pytorch_super_resolution.onnx"],
+            "the following arguments are required",
+        ),
+        (
+            [
+                DATA / "pytorch_super_resolution.onnx",
+                "-p",
+                "wechat",
+                "--input-shape",
+                "x=a",
+            ],
+            "--input-shape x=a: expected NAME=DIMS",
+        ),
+        (
+            [DATA / "pytorch_super_resolution.onnx", "-p", "missing/profile.yaml"],
+            "missing/profile.yaml: profile file not found",
+        ),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(cli, args, message):
+    done = cli(*args)
+    assert done.code == 2
+    assert message in done.err
+    assert len(done.err.strip().splitlines()) == 1
+    assert "Traceback" not in done.err
+
+
+def test_one_bad_file_does_not_stop_the_others(cli, tmp_path):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x08\x07\x3a\xff\xff")
+    done = cli(broken, DATA / "pytorch_super_resolution.onnx", "-p", "wechat")
+    assert done.code == 2
+    assert "wechat: PASS WITH WARNINGS" in done.out
+    assert f"{broken}: truncated or corrupt ONNX file" in done.err
+
+
+def test_rules_and_explain(cli):
+    listed = cli("rules")
+    assert (
+        listed.code == 0
+        and "CC200" in listed.out
+        and "unsupported-operator" in listed.out
+    )
+    explained = cli("explain", "cc200")
+    assert explained.code == 0
+    assert "What it checks:" in explained.out and "Limitations:" in explained.out
+    assert cli("explain", "CC999").code == 2
+
+
+def test_profiles_commands(cli):
+    listed = cli("profiles")
+    assert "wx-inference (onnx)" in listed.out
+    shown = cli("profiles", "show", "wechat")
+    assert "download_bytes: 209715200  [documented, DOWNLOAD]" in shown.out
+    assert "operator table: 67 rows" in shown.out
+
+
+def test_help_and_version_do_not_import_onnx():
+    code = (
+        "import sys, io, contextlib\n"
+        "from compatcheck.cli import main\n"
+        "for args in (['--version'], ['--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        try: main(args)\n"
+        "        except SystemExit: pass\n"
+        "print('onnx' in sys.modules, 'tflite' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    assert out.strip() == "False False"
+
+
+def test_module_entry_point():
+    done = subprocess.run(
+        [sys.executable, "-m", "compatcheck", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("compatcheck ")
