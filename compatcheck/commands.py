@@ -33,7 +33,7 @@ def _rules(argv: list[str]) -> int:
             r.severity.value,
             r.scope,
             "yes" if r.fixable else "no",
-            r.sections().get("What it checks", "").split(".")[0].replace("\n", " "),
+            r.summary,
         ]
         for r in all_rules()
     ]

@@ -81,8 +81,8 @@ def _nodes(nodes: list[str]) -> str:
 
 def _unverified(facts: list[str]) -> str:
     lines = [
-        f"unverified: the verdict relies on {len(facts)} fact(s) the vendor "
-        "does not document:"
+        f"unverified: the verdict relies on {len(facts)} fact(s) that are unknown "
+        "or not documented by the vendor:"
     ]
     lines += [f"  - {fact}" for fact in facts[:SHOWN_UNVERIFIED]]
     if len(facts) > SHOWN_UNVERIFIED:

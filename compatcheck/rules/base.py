@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -55,6 +56,12 @@ class Rule:
     @property
     def doc(self) -> str:
         return (self.check.__doc__ or "").strip()
+
+    @property
+    def summary(self) -> str:
+        """The first sentence of "What it checks", on one line."""
+        text = " ".join(self.sections().get("What it checks", "").split())
+        return re.split(r"(?<=[.:])\s", text, maxsplit=1)[0].rstrip(".:")
 
     def sections(self) -> dict[str, str]:
         """The docstring split into its titled sections."""
