@@ -19,6 +19,7 @@ def run_check(paths: list[str], platforms: list[str], options: Options) -> Repor
     if not names:
         raise UserError("--platform", "no platform given")
     profiles = [load_profile(name) for name in names]
+    _check_backend(options.backend, profiles)
     report = Report()
     for path in paths:
         from compatcheck.model import load_model
@@ -32,3 +33,13 @@ def run_check(paths: list[str], platforms: list[str], options: Options) -> Repor
         for profile in profiles:
             report.results.append(check_model(model, profile, options))
     return report
+
+
+def _check_backend(backend: str | None, profiles) -> None:
+    known = {b for p in profiles for e in p.engines for b in e.backends}
+    if backend is not None and backend not in known:
+        choices = ", ".join(sorted(known)) or "none (no engine names backends)"
+        raise UserError(
+            f"--backend {backend}",
+            f"unknown backend for these platforms; use {choices}",
+        )

@@ -141,6 +141,10 @@ def test_output_file(cli, tmp_path):
             "--input-shape x=a: expected NAME=DIMS",
         ),
         (
+            [DATA / "pytorch_super_resolution.onnx", "-p", "wechat", "--backend", "x"],
+            "--backend x: unknown backend for these platforms; use android-gpu",
+        ),
+        (
             [DATA / "pytorch_super_resolution.onnx", "-p", "missing/profile.yaml"],
             "missing/profile.yaml: profile file not found",
         ),
