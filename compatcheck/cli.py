@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_subcommand(argv)
         return _check(build_parser().parse_args(argv))
     except UserError as exc:
-        print(f"compatcheck: error: {exc}", file=sys.stderr)
+        print(f"compatcheck: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("compatcheck: interrupted", file=sys.stderr)
@@ -140,6 +140,7 @@ def _check(args: argparse.Namespace) -> int:
     from compatcheck.runner import run_check
 
     options = _options(args)
+    _refuse_overwriting_inputs(args.output, args.models)
     report = run_check(args.models, args.platform, options)
 
     from compatcheck.report import render
@@ -147,7 +148,8 @@ def _check(args: argparse.Namespace) -> int:
     text = render(report, args.format)
     _write(text, args.output)
     for error in report.errors:
-        print(f"compatcheck: error: {error.path}: {error.message}", file=sys.stderr)
+        line = _one_line(f"{error.path}: {error.message}")
+        print(f"compatcheck: error: {line}", file=sys.stderr)
     if report.errors:
         return EXIT_USAGE
     if any(r.verdict == "fail" for r in report.results):
@@ -173,8 +175,22 @@ def _options(args: argparse.Namespace):
     return Options(backend=args.backend, input_shapes=shapes)
 
 
+def _one_line(text: str) -> str:
+    """Error messages are one line; quote any line breaks in user input."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _refuse_overwriting_inputs(output: str | None, models: list[str]) -> None:
+    if output in (None, "-"):
+        return
+    target = os.path.realpath(output)
+    for model in models:
+        if os.path.realpath(model) == target:
+            raise UserError(output, "is one of the models; refusing to overwrite it")
+
+
 def _write(text: str, output: str | None) -> None:
-    if output is None:
+    if output in (None, "-"):
         sys.stdout.write(text)
         return
     try:

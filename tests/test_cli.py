@@ -216,3 +216,47 @@ def test_module_entry_point():
         cwd=ROOT,
     )
     assert done.returncode == 0 and done.stdout.startswith("compatcheck ")
+
+
+def test_output_never_overwrites_a_model(cli, tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes((DATA / "pytorch_super_resolution.onnx").read_bytes())
+    done = cli(model, "-p", "wechat", "-o", model)
+    assert done.code == 2 and "refusing to overwrite it" in done.err
+    assert model.read_bytes() == (DATA / "pytorch_super_resolution.onnx").read_bytes()
+    to_stdout = cli(model, "-p", "wechat", "-o", "-")
+    assert "wechat: PASS WITH WARNINGS" in to_stdout.out
+
+
+def test_line_breaks_in_input_stay_on_one_line(cli):
+    done = cli("explain", "CC200\nsecond line")
+    assert done.code == 2
+    assert len(done.err.strip().splitlines()) == 1
+
+
+def test_deeply_nested_profile_is_refused(cli, tmp_path):
+    profile = tmp_path / "deep.yaml"
+    profile.write_text("a: " + "[" * 2000 + "]" * 2000 + "\n")
+    done = cli(DATA / "pytorch_super_resolution.onnx", "-p", profile)
+    assert done.code == 2 and "nested" in done.err
+
+
+def test_corrupt_models_never_raise_internal_errors(tmp_path):
+    import random
+
+    from compatcheck.errors import ModelFormatError
+    from compatcheck.model import load_model
+
+    rng = random.Random(7)
+    for source in ("selfie_segmentation.tflite", "pytorch_super_resolution.onnx"):
+        original = (DATA / source).read_bytes()
+        for trial in range(60):
+            data = bytearray(original)
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            path = tmp_path / f"{trial}_{source}"
+            path.write_bytes(bytes(data))
+            try:
+                load_model(str(path))
+            except ModelFormatError:
+                pass

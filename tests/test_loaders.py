@@ -192,3 +192,9 @@ def test_all_single_operator_models_load(corpus):
             continue
         assert model.ops, path.name
     assert failures == []
+
+
+def test_external_location_with_nul_byte_is_a_problem(tmp_path):
+    from compatcheck.model.onnx_loader import resolve_inside
+
+    assert resolve_inside(str(tmp_path), "a\0b") == (None, "contains a NUL byte")

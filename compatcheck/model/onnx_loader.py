@@ -54,8 +54,8 @@ def load_onnx(path: str, data, file_size: int) -> ModelGraph:
         graph=build_graph(ops),
         ops={op.node_id: op for op in ops},
         tensors=walker.tensors,
-        inputs=[walker.tensors[v.name] for v in _real_inputs(proto.graph)],
-        outputs=[walker.tensors[v.name] for v in proto.graph.output],
+        inputs=[walker.tensors[_text(v.name)] for v in _real_inputs(proto.graph)],
+        outputs=[walker.tensors[_text(v.name)] for v in proto.graph.output],
         weights=walker.weights,
         constants=walker.constants,
         opsets={_domain(o.domain): o.version for o in proto.opset_import},
@@ -98,7 +98,19 @@ def _real_inputs(graph: onnx.GraphProto):
 
 
 def _domain(domain: str) -> str:
+    domain = _text(domain)
     return "ai.onnx" if domain in _DEFAULT_DOMAINS else domain
+
+
+def _text(value) -> str:
+    """Protobuf hands back bytes for strings that are not valid UTF-8."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _texts(values) -> list[str]:
+    return [_text(v) for v in values]
 
 
 @dataclass
@@ -122,7 +134,8 @@ class _GraphWalker:
 
     def walk_graph(self, graph: onnx.GraphProto, scope: tuple[str, ...]) -> None:
         for value in (*graph.input, *graph.output, *graph.value_info):
-            self.tensors.setdefault(value.name, _tensor_info(value))
+            info = _tensor_info(value)
+            self.tensors.setdefault(info.name, info)
         for tensor in graph.initializer:
             self.add_weight(tensor)
         for sparse in graph.sparse_initializer:
@@ -148,30 +161,32 @@ class _GraphWalker:
             self.add_weight(attr.sparse_tensor.values, name=op.outputs[0])
 
     def make_op(self, node, index: int, scope: tuple[str, ...]) -> OpNode:
-        name = node.name or f"{node.op_type}_{index}"
+        op_type = _text(node.op_type)
+        name = _text(node.name) or f"{op_type}_{index}"
         node_id = node_path(scope, name)
         suffix = 2
         while node_id in self._ids:
             node_id = node_path(scope, f"{name}#{suffix}")
             suffix += 1
         self._ids.add(node_id)
-        if node.op_type == "Constant":
-            self.constants.update(o for o in node.output if o)
+        outputs = _texts(node.output)
+        if op_type == "Constant":
+            self.constants.update(o for o in outputs if o)
         domain = _domain(node.domain)
         return OpNode(
             node_id=node_id,
             name=name,
-            op_type=node.op_type,
+            op_type=op_type,
             domain=domain,
-            inputs=list(node.input),
-            outputs=list(node.output),
+            inputs=_texts(node.input),
+            outputs=outputs,
             scope=scope,
             attributes=_simple_attributes(node),
-            calls_function=(domain, node.op_type) in self._functions,
+            calls_function=(domain, op_type) in self._functions,
         )
 
     def add_weight(self, tensor: onnx.TensorProto, name: str | None = None) -> None:
-        name = tensor.name if name is None else name
+        name = _text(tensor.name if name is None else name)
         dtype = onnx_dtype_name(onnx.TensorProto.DataType.Name(tensor.data_type))
         shape = tuple(int(d) for d in tensor.dims)
         size = byte_size(dtype, shape)
@@ -189,13 +204,16 @@ class _GraphWalker:
 def _tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
     kind = value.type.WhichOneof("value") or "unknown"
     if kind != "tensor_type":
-        return TensorInfo(value.name, kind.removesuffix("_type"), None, kind=kind)
+        return TensorInfo(
+            _text(value.name), kind.removesuffix("_type"), None, kind=kind
+        )
     ttype = value.type.tensor_type
     dtype = onnx_dtype_name(onnx.TensorProto.DataType.Name(ttype.elem_type))
+    name = _text(value.name)
     if not ttype.HasField("shape"):
-        return TensorInfo(value.name, dtype, None)
+        return TensorInfo(name, dtype, None)
     dims = tuple(_dim(d) for d in ttype.shape.dim)
-    return TensorInfo(value.name, dtype, dims)
+    return TensorInfo(name, dtype, dims)
 
 
 def _dim(dim) -> int | str | None:
@@ -203,7 +221,7 @@ def _dim(dim) -> int | str | None:
     if which == "dim_value":
         return int(dim.dim_value)
     if which == "dim_param":
-        return dim.dim_param
+        return _text(dim.dim_param)
     return None
 
 
@@ -244,6 +262,8 @@ def resolve_inside(folder: str, location: str) -> tuple[str | None, str | None]:
     """Resolve ``location`` under ``folder``; return (path, None) or (None, why)."""
     if not location:
         return None, "has no location"
+    if "\0" in location:
+        return None, "contains a NUL byte"
     if os.path.isabs(location) or location.startswith(("/", "\\")) or ":" in location:
         return None, "is an absolute path"
     candidate = os.path.normpath(os.path.join(folder, location))

@@ -43,7 +43,14 @@ def load_tflite(path: str, data, file_size: int) -> ModelGraph:
         return _Reader(path, data, file_size).read()
     except _Corrupt as exc:
         raise ModelFormatError(path, f"corrupt TFLite file: {exc}") from None
-    except (IndexError, struct.error, ValueError, UnicodeDecodeError) as exc:
+    except (
+        IndexError,
+        struct.error,
+        ValueError,
+        TypeError,
+        OverflowError,
+        UnicodeDecodeError,
+    ) as exc:
         raise ModelFormatError(
             path,
             f"truncated or corrupt TFLite file ({type(exc).__name__}: {exc}); "

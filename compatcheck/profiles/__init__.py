@@ -129,6 +129,8 @@ def _read_yaml(path: Path) -> dict:
                 f"expands to more than {MAX_YAML_VALUES} values through aliases; "
                 "refusing to expand it"
             )
+    except RecursionError:
+        raise ProfileError(str(path), "is nested too deeply to be a profile") from None
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
