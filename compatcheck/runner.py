@@ -21,7 +21,7 @@ def run_check(paths: list[str], platforms: list[str], options: Options) -> Repor
     profiles = [load_profile(name) for name in names]
     _check_backend(options.backend, profiles)
     report = Report()
-    for path in paths:
+    for path in dict.fromkeys(paths):  # each model once, in the given order
         from compatcheck.model import load_model
 
         try:

@@ -260,3 +260,11 @@ def test_corrupt_models_never_raise_internal_errors(tmp_path):
                 load_model(str(path))
             except ModelFormatError:
                 pass
+
+
+def test_a_model_given_twice_is_checked_once(cli, tmp_path):
+    model = DATA / "pytorch_super_resolution.onnx"
+    done = cli(model, model, "-p", "wechat", "-f", "json")
+    assert len(done.json()["results"]) == 1
+    folder = cli(model, "-p", tmp_path)
+    assert folder.code == 2 and "is a folder; give a profile .yaml file" in folder.err

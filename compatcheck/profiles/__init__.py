@@ -88,6 +88,8 @@ def _load_path(path: str) -> Profile:
 def _locate(name_or_path: str) -> Path:
     if name_or_path.endswith((".yaml", ".yml")) or os.sep in name_or_path:
         path = Path(name_or_path)
+        if path.is_dir():
+            raise ProfileError(name_or_path, "is a folder; give a profile .yaml file")
         if not path.is_file():
             raise ProfileError(name_or_path, "profile file not found")
         return path
