@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from compatcheck.findings import Finding, PlatformResult, Severity
 from compatcheck.model.graph import ModelGraph
-from compatcheck.profiles.model import Engine, Fact, Profile
+from compatcheck.profiles.model import Fact, Profile
 from compatcheck.rules import Context, Options, all_rules
 
 
@@ -21,24 +21,18 @@ def check_model(
     findings = _run(base, "platform")
     relied = list(base.relied_on)
 
-    best: tuple[tuple[int, int], Engine, list[Finding], list[Fact]] | None = None
+    runs = []
     for engine in profile.engines:
-        if not engine.accepts(model.format):
-            continue
-        ctx = Context(model, profile, engine, options)
-        engine_findings = _run(ctx, "engine")
-        score = (
-            _count(engine_findings, Severity.ERROR),
-            _count(engine_findings, Severity.WARNING),
-        )
-        if best is None or score < best[0]:
-            best = (score, engine, engine_findings, ctx.relied_on)
+        if engine.accepts(model.format):
+            ctx = Context(model, profile, engine, options)
+            runs.append((ctx, _run(ctx, "engine")))
 
     engine = None
-    if best is not None:
-        _, engine, engine_findings, engine_relied = best
+    if runs:
+        ctx, engine_findings = min(runs, key=lambda run: _score(run[1]))
+        engine = ctx.engine
         findings += engine_findings
-        relied += [f for f in engine_relied if f not in relied]
+        relied += [f for f in ctx.relied_on if f not in relied]
     findings.sort(key=lambda f: (f.severity.rank, f.code, f.op_type, f.message))
     return PlatformResult(
         model=model.path,
@@ -60,8 +54,10 @@ def _run(ctx: Context, scope: str) -> list[Finding]:
     return found
 
 
-def _count(findings: list[Finding], severity: Severity) -> int:
-    return sum(1 for f in findings if f.severity is severity)
+def _score(findings: list[Finding]) -> tuple[int, int]:
+    """Fewer errors first, then fewer warnings."""
+    severities = [f.severity for f in findings]
+    return severities.count(Severity.ERROR), severities.count(Severity.WARNING)
 
 
 def _describe(fact: Fact) -> str:

@@ -49,7 +49,7 @@ given as ./rules.
 """
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse with one-line errors and exit code 2."""
 
     def error(self, message: str):  # type: ignore[override]
@@ -57,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="compatcheck",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=DIMS",
-        help="size to use for a dynamic input, e.g. input=1x3x224x224",
+        help="size you will feed an input, e.g. input=1x3x224x224; it must "
+        "match the input's rank and fixed sizes",
     )
     parser.add_argument(
         "--version", action="version", version=f"compatcheck {__version__}"
@@ -128,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug in compatcheck, not the user's input
         if os.environ.get("COMPATCHECK_DEBUG"):
             raise
+        detail = _one_line(f"{type(exc).__name__}: {exc}")
         print(
-            f"compatcheck: internal error: {type(exc).__name__}: {exc} "
+            f"compatcheck: internal error: {detail} "
             "(set COMPATCHECK_DEBUG=1 for a traceback and please report it)",
             file=sys.stderr,
         )
@@ -160,19 +162,26 @@ def _check(args: argparse.Namespace) -> int:
 def _options(args: argparse.Namespace):
     from compatcheck.rules import Options
 
-    shapes = {}
-    for item in args.input_shape:
-        name, _, dims = item.rpartition("=")
-        try:
-            shapes[name] = tuple(int(d) for d in dims.lower().split("x"))
-        except ValueError:
-            name = ""
-        if not name or not shapes.get(name) or min(shapes[name]) < 1:
-            raise UserError(
-                f"--input-shape {item}",
-                "expected NAME=DIMS with positive sizes, e.g. x=1x3x224x224",
-            )
+    shapes = dict(_parse_shape(item) for item in args.input_shape)
     return Options(backend=args.backend, input_shapes=shapes)
+
+
+# Sizes become JavaScript typed-array lengths, which stay below 2**31.
+_MAX_DIM = 2**31 - 1
+
+
+def _parse_shape(item: str) -> tuple[str, tuple[int, ...]]:
+    """``NAME=1x3x224x224`` -> (NAME, (1, 3, 224, 224))."""
+    name, _, dims = item.rpartition("=")
+    parts = dims.lower().split("x")
+    if name and all(p.isascii() and p.isdigit() for p in parts):
+        shape = tuple(int(p) for p in parts)
+        if all(1 <= d <= _MAX_DIM for d in shape):
+            return name, shape
+    raise UserError(
+        f"--input-shape {item}",
+        "expected NAME=DIMS with sizes from 1 to 2147483647, e.g. x=1x3x224x224",
+    )
 
 
 def _one_line(text: str) -> str:

@@ -17,9 +17,9 @@ def run_subcommand(argv: list[str]) -> int:
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    from compatcheck.cli import _Parser
+    from compatcheck.cli import OneLineParser  # cli imports this module lazily
 
-    return _Parser(prog=f"compatcheck {prog}", description=description)
+    return OneLineParser(prog=f"compatcheck {prog}", description=description)
 
 
 def _rules(argv: list[str]) -> int:

@@ -66,14 +66,6 @@ class PlatformResult:
             return "warn"
         return "pass"
 
-    @property
-    def count_errors(self) -> int:
-        return self.count(Severity.ERROR)
-
-    @property
-    def count_warnings(self) -> int:
-        return self.count(Severity.WARNING)
-
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from compatcheck.check import check_model
 from compatcheck.errors import ModelFormatError, UserError
+from compatcheck.model import ModelGraph, load_model
 from compatcheck.profiles import load_profile, resolve_platforms
 from compatcheck.report import ModelError, Report
 from compatcheck.rules import Options
@@ -22,14 +23,14 @@ def run_check(paths: list[str], platforms: list[str], options: Options) -> Repor
     _check_backend(options.backend, profiles)
     report = Report()
     for path in dict.fromkeys(paths):  # each model once, in the given order
-        from compatcheck.model import load_model
-
         try:
             model = load_model(path)
         except ModelFormatError as exc:
             report.errors.append(ModelError(exc.where, exc.problem))
             continue
         report.models.append(model)
+    _check_input_shapes(options.input_shapes, report.models)
+    for model in report.models:
         for profile in profiles:
             report.results.append(check_model(model, profile, options))
     return report
@@ -43,3 +44,25 @@ def _check_backend(backend: str | None, profiles) -> None:
             f"--backend {backend}",
             f"unknown backend for these platforms; use {choices}",
         )
+
+
+def _check_input_shapes(shapes: dict, models: list[ModelGraph]) -> None:
+    """Each --input-shape must name an input and agree with its fixed sizes."""
+    for name, given in shapes.items():
+        flag = f"--input-shape {name}={'x'.join(map(str, given))}"
+        matches = [t for m in models for t in m.inputs if t.name == name]
+        if models and not matches:
+            names = sorted({t.name for m in models for t in m.inputs})
+            raise UserError(
+                flag, f"no model has an input of that name; inputs: {', '.join(names)}"
+            )
+        for tensor in matches:
+            shape = tensor.display_shape
+            if shape is None:
+                continue
+            fixed = [d if isinstance(d, int) and d > 0 else None for d in shape]
+            if len(fixed) != len(given) or any(
+                f is not None and f != g for f, g in zip(fixed, given, strict=True)
+            ):
+                shown = ", ".join("?" if d is None else str(d) for d in fixed)
+                raise UserError(flag, f"does not fit input {name!r} of shape [{shown}]")

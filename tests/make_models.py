@@ -149,6 +149,113 @@ def large_weights(megabytes: float, name="w"):
     )
 
 
+def nested_ifs(depth: int):
+    """If nodes nested ``depth`` levels deep, each in the previous then-branch."""
+
+    def leaf(level):
+        node = helper.make_node("Identity", ["c"], [f"out{level}"], name=f"leaf{level}")
+        return helper.make_graph(
+            [node], f"leaf{level}", [], [_io(f"out{level}", [1], TensorProto.BOOL)]
+        )
+
+    inner = leaf(0)
+    for level in range(1, depth + 1):
+        node = helper.make_node(
+            "If",
+            ["c"],
+            [f"out{level}"],
+            name=f"if{level}",
+            then_branch=inner,
+            else_branch=leaf(level),
+        )
+        inner = helper.make_graph(
+            [node], f"g{level}", [], [_io(f"out{level}", [1], TensorProto.BOOL)]
+        )
+    return _model(
+        list(inner.node), [_io("c", [1], TensorProto.BOOL)], list(inner.output)
+    )
+
+
+def tflite_bytes(opcode_index=0, tensor_index=1, buffer_index=1):
+    """A one-ADD TFLite model whose indices can be pointed out of range.
+
+    With the defaults the model is valid: two float32 tensors, one builtin
+    ADD operator, and buffer 1 holding the second input's 16 bytes.
+    """
+    import flatbuffers
+    import tflite
+
+    b = flatbuffers.Builder(1024)
+
+    def vector(start, items, add):
+        start(b, len(items))
+        for item in reversed(items):
+            add(item)
+        return b.EndVector()
+
+    names = [b.CreateString("x"), b.CreateString("w")]
+    tensors = []
+    for i, name in enumerate(names):
+        shape = vector(tflite.TensorStartShapeVector, [1, 4], b.PrependInt32)
+        tflite.TensorStart(b)
+        tflite.TensorAddShape(b, shape)
+        tflite.TensorAddType(b, tflite.TensorType.FLOAT32)
+        tflite.TensorAddName(b, name)
+        tflite.TensorAddBuffer(b, buffer_index if i else 0)
+        tensors.append(tflite.TensorEnd(b))
+    inputs = vector(tflite.OperatorStartInputsVector, [0, tensor_index], b.PrependInt32)
+    outputs = vector(tflite.OperatorStartOutputsVector, [0], b.PrependInt32)
+    tflite.OperatorStart(b)
+    tflite.OperatorAddOpcodeIndex(b, opcode_index)
+    tflite.OperatorAddInputs(b, inputs)
+    tflite.OperatorAddOutputs(b, outputs)
+    operator = tflite.OperatorEnd(b)
+
+    tensor_vec = vector(
+        tflite.SubGraphStartTensorsVector, tensors, b.PrependUOffsetTRelative
+    )
+    op_vec = vector(
+        tflite.SubGraphStartOperatorsVector, [operator], b.PrependUOffsetTRelative
+    )
+    sub_in = vector(tflite.SubGraphStartInputsVector, [0], b.PrependInt32)
+    sub_out = vector(tflite.SubGraphStartOutputsVector, [0], b.PrependInt32)
+    tflite.SubGraphStart(b)
+    tflite.SubGraphAddTensors(b, tensor_vec)
+    tflite.SubGraphAddOperators(b, op_vec)
+    tflite.SubGraphAddInputs(b, sub_in)
+    tflite.SubGraphAddOutputs(b, sub_out)
+    subgraph = tflite.SubGraphEnd(b)
+
+    tflite.OperatorCodeStart(b)
+    tflite.OperatorCodeAddBuiltinCode(b, tflite.BuiltinOperator.ADD)
+    tflite.OperatorCodeAddVersion(b, 1)
+    opcode = tflite.OperatorCodeEnd(b)
+
+    data = vector(tflite.BufferStartDataVector, [0] * 16, b.PrependUint8)
+    tflite.BufferStart(b)
+    empty = tflite.BufferEnd(b)
+    tflite.BufferStart(b)
+    tflite.BufferAddData(b, data)
+    weights = tflite.BufferEnd(b)
+
+    subgraphs = vector(
+        tflite.ModelStartSubgraphsVector, [subgraph], b.PrependUOffsetTRelative
+    )
+    opcodes = vector(
+        tflite.ModelStartOperatorCodesVector, [opcode], b.PrependUOffsetTRelative
+    )
+    buffers = vector(
+        tflite.ModelStartBuffersVector, [empty, weights], b.PrependUOffsetTRelative
+    )
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddSubgraphs(b, subgraphs)
+    tflite.ModelAddOperatorCodes(b, opcodes)
+    tflite.ModelAddBuffers(b, buffers)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
 CASES = {
     "relu.onnx": relu,
     "relu_opset18.onnx": lambda: relu(opset=18),

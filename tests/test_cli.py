@@ -268,3 +268,25 @@ def test_a_model_given_twice_is_checked_once(cli, tmp_path):
     assert len(done.json()["results"]) == 1
     folder = cli(model, "-p", tmp_path)
     assert folder.code == 2 and "is a folder; give a profile .yaml file" in folder.err
+
+
+def test_a_bug_is_exit_3_on_one_line(cli, monkeypatch):
+    import compatcheck.runner
+
+    def broken(*args):
+        raise RuntimeError("first\nsecond")
+
+    monkeypatch.setattr(compatcheck.runner, "run_check", broken)
+    done = cli(DATA / "pytorch_super_resolution.onnx", "-p", "wechat")
+    assert done.code == 3
+    assert "internal error: RuntimeError: first\\nsecond" in done.err
+    assert len(done.err.strip().splitlines()) == 1
+
+
+def test_more_usage_errors(cli, tmp_path):
+    model = DATA / "pytorch_super_resolution.onnx"
+    assert "--platform: no platform given" in cli(model, "-p", ",").err
+    unwritable = cli(model, "-p", "wechat", "-o", tmp_path)
+    assert unwritable.code == 2 and "cannot write the report" in unwritable.err
+    show = cli("profiles", "show")
+    assert show.code == 2 and "give a platform name or profile file" in show.err

@@ -94,82 +94,55 @@ def _zip(path, names):
     with zipfile.ZipFile(path, "w") as archive:
         for name in names:
             archive.writestr(name, b"x")
-    return path
-
-
-BAD_INPUTS = [
-    ("missing", lambda d: d / "nope.onnx", "file not found"),
-    ("empty", lambda d: _write(d / "e.onnx", b""), "is empty (0 bytes)"),
-    (
-        "truncated onnx",
-        lambda d: _write(
-            d / "t.onnx", (DATA / "pytorch_super_resolution.onnx").read_bytes()[:5000]
-        ),
-        "truncated or corrupt ONNX file",
-    ),
-    (
-        "garbage onnx",
-        lambda d: _write(d / "g.onnx", b"\x07" * 64),
-        "truncated or corrupt ONNX file",
-    ),
-    (
-        "truncated tflite",
-        lambda d: _write(
-            d / "t.tflite", (DATA / "selfie_segmentation.tflite").read_bytes()[:3000]
-        ),
-        "TFLite file",
-    ),
-    (
-        "tflite without identifier",
-        lambda d: _write(d / "x.tflite", b"\0" * 64),
-        "the TFL3 identifier is missing",
-    ),
-    (
-        "pytorch zip",
-        lambda d: _zip(d / "m.pt", ["archive/data.pkl", "archive/version"]),
-        "PyTorch checkpoint (zip); export it to ONNX first: torch.onnx.export",
-    ),
-    (
-        "pytorch pickle",
-        lambda d: _write(d / "m.pth", b"\x80\x02}q\x00."),
-        "pickled PyTorch checkpoint",
-    ),
-    (
-        "tf graphdef",
-        lambda d: _write(d / "frozen.pb", b"\n\x05\n\x03abc"),
-        "TensorFlow GraphDef or SavedModel protobuf; convert it first, to TFLite",
-    ),
-    ("saved model folder", lambda d: _saved_model(d), "TensorFlow SavedModel folder"),
-    (
-        "keras h5",
-        lambda d: _write(d / "m.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 32),
-        "Keras HDF5 model",
-    ),
-    (
-        "text file",
-        lambda d: _write(d / "notes.txt", b"hello there, not a model"),
-        "is not a model compatcheck can read",
-    ),
-]
-
-
-def _write(path, data: bytes):
-    path.write_bytes(data)
-    return path
 
 
 def _saved_model(folder):
-    target = folder / "saved"
-    target.mkdir()
-    (target / "saved_model.pb").write_bytes(b"\x08\x01")
-    return target
+    folder.mkdir()
+    (folder / "saved_model.pb").write_bytes(b"\x08\x01")
+
+
+ONNX_BYTES = (DATA / "pytorch_super_resolution.onnx").read_bytes()
+TFLITE_BYTES = (DATA / "selfie_segmentation.tflite").read_bytes()
+
+# (case, file name, bytes to write or a function that makes the path, message)
+BAD_INPUTS = [
+    ("missing", "nope.onnx", None, "file not found"),
+    ("empty", "e.onnx", b"", "is empty (0 bytes)"),
+    ("truncated onnx", "t.onnx", ONNX_BYTES[:5000], "truncated or corrupt ONNX file"),
+    ("garbage onnx", "g.onnx", b"\x07" * 64, "truncated or corrupt ONNX file"),
+    ("truncated tflite", "t.tflite", TFLITE_BYTES[:3000], "corrupt TFLite file"),
+    ("tflite, no identifier", "x.tflite", b"\0" * 64, "the TFL3 identifier is missing"),
+    (
+        "pytorch zip",
+        "m.pt",
+        lambda p: _zip(p, ["archive/data.pkl"]),
+        "PyTorch checkpoint (zip); export it to ONNX first: torch.onnx.export",
+    ),
+    ("pytorch pickle", "m.pth", b"\x80\x02}q\x00.", "pickled PyTorch checkpoint"),
+    (
+        "tf graphdef",
+        "frozen.pb",
+        b"\n\x05\n\x03abc",
+        "TensorFlow GraphDef or SavedModel protobuf; convert it first, to TFLite",
+    ),
+    ("saved model folder", "saved", _saved_model, "TensorFlow SavedModel folder"),
+    ("keras h5", "m.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 32, "Keras HDF5 model"),
+    ("tfjs json", "model.json", b'{"modelTopology": {}}', "is a JSON file"),
+    ("text file", "notes.txt", b"hello there", "is not a model compatcheck can read"),
+]
 
 
 @pytest.mark.parametrize(
-    "make, message", [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS]
+    "name, content, message",
+    [c[1:] for c in BAD_INPUTS],
+    ids=[c[0] for c in BAD_INPUTS],
 )
-def test_bad_input_is_refused_with_a_message(tmp_path, make, message):
-    path = make(tmp_path)
+def test_bad_input_is_refused_with_a_message(tmp_path, name, content, message):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        content(path)
     before = path.read_bytes() if path.is_file() else None
     with pytest.raises(ModelFormatError) as caught:
         load_model(str(path))
@@ -198,3 +171,80 @@ def test_external_location_with_nul_byte_is_a_problem(tmp_path):
     from compatcheck.model.onnx_loader import resolve_inside
 
     assert resolve_inside(str(tmp_path), "a\0b") == (None, "contains a NUL byte")
+
+
+@pytest.mark.parametrize(
+    "indices, message",
+    [
+        ({"opcode_index": 5}, "corrupt TFLite file: operator 0 uses op code 5 of 1"),
+        (
+            {"tensor_index": 9},
+            "corrupt TFLite file: operator 0 refers to tensor 9 of 2",
+        ),
+        ({"buffer_index": 7}, "corrupt TFLite file: a tensor refers to buffer 7 of 2"),
+    ],
+)
+def test_tflite_indices_out_of_range(tmp_path, indices, message):
+    from make_models import tflite_bytes
+
+    good = tmp_path / "good.tflite"
+    good.write_bytes(tflite_bytes())
+    model = load_model(str(good))
+    assert [op.inputs for op in model.ops.values()] == [["x", "w"]]
+    assert model.weight_bytes == 16
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(tflite_bytes(**indices))
+    with pytest.raises(ModelFormatError) as caught:
+        load_model(str(bad))
+    assert caught.value.problem == message
+
+
+def test_deep_subgraph_nesting_is_refused(tmp_path):
+    import onnx
+    from make_models import nested_ifs
+
+    shallow = tmp_path / "shallow.onnx"
+    onnx.save(nested_ifs(10), shallow)
+    ops = load_model(str(shallow)).ops
+    assert "if10.then_branch > if9.then_branch > if8" in " ".join(ops)
+    deep = tmp_path / "deep.onnx"
+    onnx.save(nested_ifs(25), deep)
+    with pytest.raises(ModelFormatError) as caught:
+        load_model(str(deep))
+    assert "subgraphs are nested more than 24 levels deep" in caught.value.problem
+
+
+def test_special_files_and_folders(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelFormatError, match="is not a regular file"):
+        load_model(str(fifo))
+    with pytest.raises(ModelFormatError, match="is a folder; give the model file"):
+        load_model(str(tmp_path))
+
+
+def test_files_larger_than_any_model_are_refused_unread(tmp_path):
+    from compatcheck.model import MAX_MODEL_BYTES
+
+    huge = tmp_path / "huge.onnx"
+    with open(huge, "wb") as handle:
+        handle.truncate(MAX_MODEL_BYTES + 1)  # sparse: no disk space used
+    with pytest.raises(ModelFormatError, match="larger than any model"):
+        load_model(str(huge))
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        (["model/saved_model.pb", "model/variables/x"], "zipped TensorFlow SavedModel"),
+        (["config.json", "model.weights.h5"], "Keras model archive"),
+        (["readme.txt"], "is a zip archive, not a model"),
+    ],
+)
+def test_zip_archives_are_told_apart(tmp_path, names, message):
+    path = tmp_path / "archive.zip"
+    _zip(path, names)
+    with pytest.raises(ModelFormatError, match=message):
+        load_model(str(path))

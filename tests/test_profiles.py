@@ -129,3 +129,17 @@ def test_alias_bomb_is_refused(tmp_path):
     with pytest.raises(ProfileError) as caught:
         load_profile(str(path))
     assert "through aliases; refusing to expand it" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"- just\n- a list\n", "must be a YAML mapping with platform facts"),
+        (b"platform: \xff\xfe\n", "is not UTF-8 text"),
+    ],
+)
+def test_unreadable_profiles(tmp_path, content, message):
+    path = tmp_path / "odd.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ProfileError, match=message):
+        load_profile(str(path))

@@ -208,3 +208,51 @@ def test_external_data_size_counts(tmp_path, check_json, cli):
     assert model["file_size"] < 10000
     package = [f for f in done.json()["results"][0]["findings"] if f["code"] == "CC500"]
     assert "package limit" in package[0]["message"]
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("x=1x3x64", "does not fit input 'x' of shape [?, 3, ?, ?]"),
+        ("x=1x4x64x64", "does not fit input 'x' of shape [?, 3, ?, ?]"),
+        ("y=1x3x64x64", "no model has an input of that name; inputs: x"),
+        ("x=1x3x６４x64", "expected NAME=DIMS"),
+        ("x=1x3x99999999999x64", "expected NAME=DIMS"),
+        ("x==1", "no model has an input of that name"),
+    ],
+)
+def test_input_shape_must_fit_the_model(synthetic, cli, value, message):
+    done = cli(synthetic["dynamic_input.onnx"], "-p", "wechat", "--input-shape", value)
+    assert done.code == 2
+    assert message in done.err
+
+
+def test_the_engine_with_fewest_errors_is_chosen(synthetic, check_json, tmp_path):
+    import copy
+
+    data = yaml.safe_load((ROOT / "platform_profiles" / "wechat.yaml").read_text())
+    weaker = copy.deepcopy(data["engines"][0])
+    weaker["id"] = "weaker"
+    del weaker["operators"]["map"]["Relu"]
+    data["engines"].insert(0, weaker)
+    path = tmp_path / "two_engines.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    result = check_json(synthetic["relu.onnx"], str(path))
+    assert result["engine"] == "wx-inference"
+    assert "CC200" not in codes(result)
+
+
+def test_external_data_missing_or_too_short(tmp_path, check_json):
+    from make_models import large_weights, save_external
+
+    path = save_external(large_weights(0.5), str(tmp_path), "m.onnx", "m.onnx.data")
+    data = tmp_path / "m.onnx.data"
+    data.write_bytes(data.read_bytes()[:1000])
+    result = check_json(path, "wechat")
+    (finding,) = [f for f in result["findings"] if f["code"] == "CC002"]
+    assert "+ length 524288 beyond the file's 1000 bytes" in finding["message"]
+    data.unlink()
+    result = check_json(path, "wechat")
+    assert any(
+        "names a file that does not exist" in f["message"] for f in result["findings"]
+    )

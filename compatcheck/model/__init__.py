@@ -30,7 +30,15 @@ TO_TFLITE_FROM_TF = (
     "tf.lite.TFLiteConverter.from_saved_model(DIR).convert() or to ONNX with "
     "'python -m tf2onnx.convert --saved-model DIR --output model.onnx'"
 )
+TO_TFLITE_FROM_KERAS = (
+    "convert it first, to TFLite with "
+    "tf.lite.TFLiteConverter.from_keras_model(model).convert()"
+)
 _NOT_A_MODEL = "is not a model compatcheck can read; give an ONNX or a TFLite file"
+_JSON = (
+    "is a JSON file (a TensorFlow.js or Paddle.js model.json?); compatcheck "
+    "reads the ONNX or TFLite model it was converted from"
+)
 
 
 def load_model(path: str) -> ModelGraph:
@@ -83,13 +91,11 @@ def sniff(path: str, data) -> str:
     if head.startswith(b"PK\x03\x04"):
         return _describe_zip(path)
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return "is a Keras HDF5 model; " + TO_TFLITE_FROM_TF.replace(
-            "from_saved_model(DIR)", "from_keras_model(model)"
-        )
+        return "is a Keras HDF5 model; " + TO_TFLITE_FROM_KERAS
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return "is a pickled PyTorch checkpoint; " + TO_ONNX_FROM_PYTORCH
     if head.lstrip()[:1] in (b"{", b"["):
-        return _describe_json(head)
+        return _JSON
 
     from compatcheck.model.onnx_wire import looks_like_onnx
 
@@ -109,7 +115,7 @@ def _describe_by_extension(extension: str) -> str:
     if extension in (".pdmodel", ".pdiparams"):
         return (
             "is a Paddle model; compatcheck reads ONNX: convert it with "
-            "'paddle2onnx --model_dir DIR --save_file model.onnx'"
+            "paddle2onnx first"
         )
     return _NOT_A_MODEL
 
@@ -125,17 +131,8 @@ def _describe_zip(path: str) -> str:
     if any(n.endswith("saved_model.pb") for n in names):
         return "is a zipped TensorFlow SavedModel; unzip it and " + TO_TFLITE_FROM_TF
     if "config.json" in names and any(n.endswith(".h5") for n in names):
-        return "is a Keras model archive; " + TO_TFLITE_FROM_TF.replace(
-            "from_saved_model(DIR)", "from_keras_model(model)"
-        )
+        return "is a Keras model archive; " + TO_TFLITE_FROM_KERAS
     return "is a zip archive, not a model compatcheck can read"
-
-
-def _describe_json(head: bytes) -> str:
-    return (
-        "is a JSON file (a TensorFlow.js or Paddle.js model.json?); compatcheck "
-        "reads the ONNX or TFLite model it was converted from"
-    )
 
 
 def _describe_folder(path: str) -> str:

@@ -27,7 +27,6 @@ class TensorInfo:
     dtype: str
     shape: tuple[Dim, ...] | None
     kind: str = "tensor"
-    byte_size: int | None = None
     quantization: dict | None = None
     signature: tuple[int, ...] | None = None
 
@@ -65,7 +64,6 @@ class Weight:
     dtype: str
     shape: tuple[int, ...]
     byte_size: int
-    external_file: str | None = None
 
 
 @dataclass
@@ -85,7 +83,6 @@ class OpNode:
     outputs: list[str]
     scope: tuple[str, ...] = ()
     version: int | None = None
-    attributes: dict = field(default_factory=dict)
     calls_function: bool = False
 
 
@@ -118,7 +115,6 @@ class ModelGraph:
     ir_version: int | None = None
     schema_version: int | None = None
     producer: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)
     external_data: list[ExternalDataRef] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

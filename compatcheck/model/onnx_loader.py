@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import helper, shape_inference
+from onnx import shape_inference
 
 from compatcheck.errors import ModelFormatError
 from compatcheck.model.dtypes import byte_size, onnx_dtype_name
@@ -22,14 +22,6 @@ from compatcheck.model.graph import (
 )
 from compatcheck.model.onnx_wire import StrippedModel, WireError, strip_model
 
-_SIMPLE_ATTRS = {
-    onnx.AttributeProto.INT,
-    onnx.AttributeProto.FLOAT,
-    onnx.AttributeProto.STRING,
-    onnx.AttributeProto.INTS,
-    onnx.AttributeProto.FLOATS,
-    onnx.AttributeProto.STRINGS,
-}
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
@@ -63,7 +55,6 @@ def load_onnx(path: str, data, file_size: int) -> ModelGraph:
         producer=" ".join(
             p for p in (proto.producer_name, proto.producer_version) if p
         ),
-        metadata={p.key: p.value for p in proto.metadata_props},
         external_data=_external_refs(path, walker.external),
         notes=notes,
     )
@@ -123,10 +114,12 @@ class _GraphWalker:
     constants: set[str] = field(default_factory=set)
     external: list[onnx.TensorProto] = field(default_factory=list)
     _ids: set[str] = field(default_factory=set)
+    _functions: set[tuple[str, str]] = field(default_factory=set)
 
     def walk_model(self) -> None:
-        functions = {(_domain(f.domain), f.name) for f in self.proto.functions}
-        self._functions = functions
+        self._functions = {
+            (_domain(f.domain), _text(f.name)) for f in self.proto.functions
+        }
         self.walk_graph(self.proto.graph, ())
         for func in self.proto.functions:
             scope = (f"function {_domain(func.domain)}:{func.name}",)
@@ -181,7 +174,6 @@ class _GraphWalker:
             inputs=_texts(node.input),
             outputs=outputs,
             scope=scope,
-            attributes=_simple_attributes(node),
             calls_function=(domain, op_type) in self._functions,
         )
 
@@ -192,13 +184,11 @@ class _GraphWalker:
         size = byte_size(dtype, shape)
         if size is None or dtype == "string":
             size = self.stripped.stripped_bytes.get(tensor.name, tensor.ByteSize())
-        location = None
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             self.external.append(tensor)
-            location = _external_entry(tensor).get("location")
-        self.weights.append(Weight(name, dtype, shape, size, location))
+        self.weights.append(Weight(name, dtype, shape, size))
         self.constants.add(name)
-        self.tensors.setdefault(name, TensorInfo(name, dtype, shape, byte_size=size))
+        self.tensors.setdefault(name, TensorInfo(name, dtype, shape))
 
 
 def _tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
@@ -223,19 +213,6 @@ def _dim(dim) -> int | str | None:
     if which == "dim_param":
         return _text(dim.dim_param)
     return None
-
-
-def _simple_attributes(node: onnx.NodeProto) -> dict:
-    attrs = {}
-    for attr in node.attribute:
-        if attr.type in _SIMPLE_ATTRS:
-            value = helper.get_attribute_value(attr)
-            if isinstance(value, bytes):
-                value = value.decode("utf-8", "replace")
-            elif isinstance(value, list) and value and isinstance(value[0], bytes):
-                value = [v.decode("utf-8", "replace") for v in value]
-            attrs[attr.name] = value
-    return attrs
 
 
 def _external_entry(tensor: onnx.TensorProto) -> dict[str, str]:

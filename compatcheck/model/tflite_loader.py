@@ -27,8 +27,6 @@ _TYPE_NAMES = {
     if not name.startswith("_")
 }
 _CUSTOM_CODE = 32
-# Metadata buffers up to this size are decoded as text (e.g. min_runtime_version).
-_TEXT_METADATA_BYTES = 64
 
 
 class _Corrupt(Exception):
@@ -36,9 +34,10 @@ class _Corrupt(Exception):
 
 
 def load_tflite(path: str, data, file_size: int) -> ModelGraph:
-    """Build the graph model of a TFLite flatbuffer whose bytes are ``data``."""
-    if len(data) < 8 or bytes(data[4:8]) != b"TFL3":
-        raise ModelFormatError(path, "not a TFLite file (missing the TFL3 identifier)")
+    """Build the graph model of a TFLite flatbuffer whose bytes are ``data``.
+
+    The caller has checked the TFL3 file identifier.
+    """
     try:
         return _Reader(path, data, file_size).read()
     except _Corrupt as exc:
@@ -94,7 +93,6 @@ class _Reader:
             constants=self.constants,
             schema_version=model.Version(),
             producer=_text(model.Description()),
-            metadata=self._metadata(),
         )
 
     def _opcode(self, index: int) -> tuple[str, str, int]:
@@ -129,12 +127,7 @@ class _Reader:
         signature = tuple(_ints(tensor.ShapeSignatureAsNumpy())) or None
         size = self._buffer_size(tensor.Buffer())
         info = TensorInfo(
-            key,
-            dtype,
-            shape,
-            byte_size=size,
-            quantization=_quantization(tensor),
-            signature=signature,
+            key, dtype, shape, quantization=_quantization(tensor), signature=signature
         )
         self.tensors.setdefault(key, info)
         if size:
@@ -189,19 +182,6 @@ class _Reader:
                 f"operator {op_index} refers to tensor {tensor} of {len(names)}"
             )
         return names[tensor]
-
-    def _metadata(self) -> dict[str, str]:
-        found = {}
-        for i in range(self.model.MetadataLength()):
-            entry = self.model.Metadata(i)
-            name = _text(entry.Name())
-            size = self._buffer_size(entry.Buffer())
-            value = f"<{size} bytes>"
-            if 0 < size <= _TEXT_METADATA_BYTES:
-                raw = self.model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
-                value = raw.rstrip(b"\0").decode("utf-8", "replace")
-            found[name] = value
-        return found
 
 
 def _quantization(tensor) -> dict | None:

@@ -48,7 +48,7 @@ def available_platforms() -> dict[str, Path]:
     """Platform name or alias -> profile file, for every shipped profile."""
     found: dict[str, Path] = {}
     for path in sorted(profile_dir().glob("*.yaml")):
-        data = _read_yaml(path)
+        data = _read_yaml(str(path))
         names = [data.get("platform", path.stem), *data.get("aliases", [])]
         for name in names:
             found[str(name)] = path
@@ -80,7 +80,7 @@ def load_profile(name_or_path: str) -> Profile:
 
 @cache
 def _load_path(path: str) -> Profile:
-    data = _read_yaml(Path(path))
+    data = _read_yaml(path)
     validate_profile(path, data)
     return build_profile(path, data)
 
@@ -117,13 +117,15 @@ def _expanded_size(node, memo: dict[int, int], depth: int = 0) -> int:
     return memo[key]
 
 
-def _read_yaml(path: Path) -> dict:
+@cache
+def _read_yaml(path: str) -> dict:
+    """Parse a profile file once per process; the result must not be modified."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ProfileError(str(path), f"cannot be read ({exc.strerror})") from None
+        raise ProfileError(path, f"cannot be read ({exc.strerror})") from None
     except UnicodeDecodeError:
-        raise ProfileError(str(path), "is not UTF-8 text") from None
+        raise ProfileError(path, "is not UTF-8 text") from None
     try:
         data = yaml.safe_load(text)
         if _expanded_size(data, {}) > MAX_YAML_VALUES:
@@ -132,14 +134,14 @@ def _read_yaml(path: Path) -> dict:
                 "refusing to expand it"
             )
     except RecursionError:
-        raise ProfileError(str(path), "is nested too deeply to be a profile") from None
+        raise ProfileError(path, "is nested too deeply to be a profile") from None
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
         if mark is not None:
             where = f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ProfileError(str(path), f"invalid YAML{where}: {problem}") from None
+        raise ProfileError(path, f"invalid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
-        raise ProfileError(str(path), "must be a YAML mapping with platform facts")
+        raise ProfileError(path, "must be a YAML mapping with platform facts")
     return data

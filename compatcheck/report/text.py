@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from compatcheck.findings import Finding, PlatformResult
+from compatcheck.findings import Finding, PlatformResult, Severity
 from compatcheck.model.graph import ModelGraph
 from compatcheck.report import Report
 
@@ -50,7 +50,8 @@ def _describe(model: ModelGraph) -> str:
 
 def _verdict_line(result: PlatformResult) -> str:
     via = f"via {result.engine_title}" if result.engine_title else "no engine loads it"
-    counts = f"{result.count_errors} error(s), {result.count_warnings} warning(s)"
+    errors, warnings = result.count(Severity.ERROR), result.count(Severity.WARNING)
+    counts = f"{errors} error(s), {warnings} warning(s)"
     checked = "" if not result.unverified else ", unverified"
     return (
         f"  {result.platform}: {_VERDICTS[result.verdict]} ({via}; {counts}{checked})"

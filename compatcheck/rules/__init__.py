@@ -5,6 +5,8 @@ from compatcheck.rules.base import REGISTRY, Context, Options, Rule
 
 __all__ = ["REGISTRY", "Context", "Options", "Rule", "all_rules"]
 
+# Each module registers its rules when imported; naming them here is what
+# imports them, and keeps the list of rule modules in one place.
 _MODULES = (model_rules, platform_rules, operators, tensors)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,8 @@ class Context:
     engine: Engine | None
     options: Options
     relied_on: list[Fact] = field(default_factory=list)
+    # Results several rules share (per model and engine), computed once.
+    memo: dict = field(default_factory=dict)
 
     def rely(self, fact: Fact | None) -> None:
         """Record that a verdict depends on ``fact`` (shown when unverified)."""
@@ -100,8 +103,6 @@ class Rule:
 
 
 def _dedent(text: str) -> str:
-    import textwrap
-
     return textwrap.dedent(text).strip()
 
 

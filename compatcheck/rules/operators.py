@@ -93,12 +93,16 @@ def _conditions(model: ModelGraph, op: OpNode, m: OpMapping) -> tuple[bool | Non
     return True, ""
 
 
-def _resolutions(ctx: Context):
-    engine = ctx.engine
-    for op in ctx.model.ops.values():
-        res = resolve(ctx.model, engine, op)
-        if res.status != "other-domain":
-            yield op, res
+def _resolutions(ctx: Context) -> list[tuple[OpNode, Resolution]]:
+    """Every node this engine's table covers, resolved once per context."""
+    if "resolutions" not in ctx.memo:
+        pairs = (
+            (op, resolve(ctx.model, ctx.engine, op)) for op in ctx.model.ops.values()
+        )
+        ctx.memo["resolutions"] = [
+            (op, r) for op, r in pairs if r.status != "other-domain"
+        ]
+    return ctx.memo["resolutions"]
 
 
 @rule("CC200", "unsupported-operator", Severity.ERROR, "engine")

@@ -103,9 +103,11 @@ def package_size(ctx: Context):
     sub = _limit(ctx, "subpackage_bytes")
     types = _limit(ctx, "package_file_types")
     reasons = []
+    fact = types
     limits = [f.value for f in (main, sub) if isinstance(f.value, int)]
     if limits and size > max(limits):
         reasons.append(f"{_mb(size)} is over the {_mb(max(limits))} package limit")
+        fact = main
     extension = os.path.splitext(ctx.model.path)[1].lstrip(".").lower()
     if types.known and extension not in types.value:
         reasons.append(f"'.{extension}' files are not on the package upload whitelist")
@@ -114,7 +116,7 @@ def package_size(ctx: Context):
             "the model cannot ship inside a code package: " + "; ".join(reasons),
             "download the model at first use into the user data folder and cache "
             "it there instead of bundling it",
-            fact=types if not limits or size <= max(limits) else main,
+            fact=fact,
         )
 
 
