@@ -12,7 +12,7 @@ from compatcheck.profiles import load_profile, platform_names, resolve_platforms
 SHIPPED = ["alipay", "baidu", "douyin", "qq", "wechat"]
 
 
-def test_every_issue_platform_ships():
+def test_every_supported_platform_ships():
     assert platform_names() == SHIPPED
 
 

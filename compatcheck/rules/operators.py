@@ -132,8 +132,8 @@ def unsupported_operator(ctx: Context):
     Limitations:
         Attribute limits (pad modes, resize modes, group sizes) are not
         documented by the engines and are not checked. Operators that map to
-        no row are treated as unsupported, which is the research's reading,
-        not a vendor statement.
+        no row are treated as unsupported, which is how the profile's authors
+        read the engine's page, not a vendor statement.
     """
     groups: dict[str, list[tuple[OpNode, Resolution]]] = defaultdict(list)
     for op, res in _resolutions(ctx):
