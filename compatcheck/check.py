@@ -1,49 +1,105 @@
-"""Run the rules: one model against one platform profile."""
+"""Run the rules: one model against one platform profile, over every route."""
 
 from __future__ import annotations
 
-from compatcheck.findings import Finding, PlatformResult, Severity
+from compatcheck.findings import Finding, PlatformResult, RouteResult
 from compatcheck.model.graph import ModelGraph
-from compatcheck.profiles.model import Fact, Profile
+from compatcheck.profiles.model import Engine, Fact, Profile
+from compatcheck.routes import Route, convert, find_routes
 from compatcheck.rules import Context, Options, all_rules
 
 
 def check_model(
     model: ModelGraph, profile: Profile, options: Options | None = None
 ) -> PlatformResult:
-    """Check ``model`` on ``profile``'s platform with the engine that fits best.
+    """Check ``model`` on ``profile``'s platform through the route that fits best.
 
-    Platform rules run once. Engine rules run for every engine that loads the
-    model's format; the engine with the fewest errors, then warnings, wins.
+    Platform rules (sizes, whether any route exists) run once. Every route
+    (conversions, then an engine that loads their output) is checked with
+    the engine rules on the predicted converted model; the route with the
+    fewest errors, then warnings, then conversions wins.
     """
     options = options or Options()
-    base = Context(model, profile, None, options)
+    routes = [r for r in find_routes(model.format, profile) if _wanted(r, options)]
+    base = Context(model, profile, None, options, routes=routes)
     findings = _run(base, "platform")
+
+    checked = [_check_route(model, profile, route, options) for route in routes]
+    best = min(checked, key=RouteResult.score) if checked else None
     relied = list(base.relied_on)
-
-    runs = []
-    for engine in profile.engines:
-        if engine.accepts(model.format):
-            ctx = Context(model, profile, engine, options)
-            runs.append((ctx, _run(ctx, "engine")))
-
-    engine = None
-    if runs:
-        ctx, engine_findings = min(runs, key=lambda run: _score(run[1]))
-        engine = ctx.engine
-        findings += engine_findings
-        relied += [f for f in ctx.relied_on if f not in relied]
-    findings.sort(key=lambda f: (f.severity.rank, f.code, f.op_type, f.message))
+    if best is not None:
+        findings += best.findings
+    findings.sort(key=_order)
+    unverified = sorted({_describe(f) for f in relied if not f.verified})
+    if best is not None:
+        unverified = sorted({*unverified, *best.unverified})
     return PlatformResult(
         model=model.path,
         model_format=model.format,
         platform=profile.platform,
         platform_title=profile.title,
-        engine=engine.id if engine else None,
-        engine_title=engine.title if engine else None,
         findings=findings,
-        unverified=sorted({_describe(f) for f in relied if not f.verified}),
+        unverified=unverified,
+        route=best,
+        routes=sorted(checked, key=RouteResult.score),
+        unreachable=_unreachable(profile, routes, options),
     )
+
+
+def _wanted(route: Route, options: Options) -> bool:
+    if options.engine is None:
+        return True
+    return options.engine in engine_names(route.engine)
+
+
+def engine_names(engine: Engine) -> set[str]:
+    """Names ``--engine`` accepts for an engine: its id and its shared profile's."""
+    names = {engine.id}
+    if engine.spec is not None:
+        names.add(engine.spec.id)
+    return names
+
+
+def _check_route(
+    model: ModelGraph, profile: Profile, route: Route, options: Options
+) -> RouteResult:
+    current, gaps = model, []
+    for step in route.steps:
+        current, found = convert(current, step)
+        gaps += found
+    ctx = Context(
+        current, profile, route.engine, options, route=route, gaps=gaps, source=model
+    )
+    for step in route.steps:
+        ctx.rely(step.table)
+    findings = sorted(_run(ctx, "engine"), key=_order)
+    backend = options.backend if options.backend in route.engine.backends else None
+    return RouteResult(
+        engine=route.engine.id,
+        engine_title=route.engine.title,
+        converters=[step.id for step in route.steps],
+        chain=route.chain(model.path, backend),
+        findings=findings,
+        unverified=sorted({_describe(f) for f in ctx.relied_on if not f.verified}),
+    )
+
+
+def _unreachable(profile: Profile, routes: list[Route], options: Options) -> list[str]:
+    """Engines of the platform no route reaches, and what they load."""
+    reached = {r.engine.id for r in routes}
+    lines = []
+    for engine in profile.engines:
+        if engine.id in reached:
+            continue
+        if options.engine is not None and options.engine not in engine_names(engine):
+            lines.append(f"{engine.id}: not selected (--engine {options.engine})")
+            continue
+        loads = ", ".join(engine.formats.value) if engine.formats.known else "unknown"
+        lines.append(
+            f"{engine.id}: loads {loads}; no known conversion reaches it "
+            f"({engine.status.value})"
+        )
+    return lines
 
 
 def _run(ctx: Context, scope: str) -> list[Finding]:
@@ -54,10 +110,8 @@ def _run(ctx: Context, scope: str) -> list[Finding]:
     return found
 
 
-def _score(findings: list[Finding]) -> tuple[int, int]:
-    """Fewer errors first, then fewer warnings."""
-    severities = [f.severity for f in findings]
-    return severities.count(Severity.ERROR), severities.count(Severity.WARNING)
+def _order(finding: Finding) -> tuple:
+    return (finding.severity.rank, finding.code, finding.op_type, finding.message)
 
 
 def _describe(fact: Fact) -> str:

@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(WeChat allowNPU); reports operators without a kernel there",
     )
     parser.add_argument(
+        "--engine",
+        metavar="NAME",
+        help="check only routes to this engine (an engine id such as "
+        "wx-inference, or a shared engine: tfjs, paddlejs, bytenn)",
+    )
+    parser.add_argument(
         "--input-shape",
         action="append",
         default=[],
@@ -163,7 +169,8 @@ def _options(args: argparse.Namespace):
     from compatcheck.rules import Options
 
     shapes = dict(_parse_shape(item) for item in args.input_shape)
-    return Options(backend=args.backend, input_shapes=shapes)
+    engine = args.engine.strip().lower() if args.engine is not None else None
+    return Options(backend=args.backend, input_shapes=shapes, engine=engine)
 
 
 # Sizes become JavaScript typed-array lengths, which stay below 2**31.

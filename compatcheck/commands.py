@@ -123,9 +123,17 @@ def _show(profile) -> str:
         for fact in filter(None, facts):
             key = fact.path.rsplit(".", 1)[-1]
             lines.append(f"  {key}: {_value(fact.value)}  [{fact.cite()}]")
-        for source_format, fact in engine.convert_from.items():
-            lines.append(f"  from {source_format}: {fact.value}  [{fact.cite()}]")
-        if engine.rows:
+        if engine.version is not None:
+            lines.append(
+                f"  version: {engine.version.value}  [{engine.version.cite()}]"
+            )
+        for fact in engine.requires:
+            lines.append(f"  requires: {fact.value}  [{fact.cite()}]")
+        if engine.spec is not None:
+            spec = engine.spec
+            size = f"{len(spec.ops)} operators" if spec.ops else "operators unknown"
+            lines.append(f"  shared engine profile {spec.id} ({size}): {spec.path}")
+        elif engine.rows:
             lines.append(
                 f"  operator table: {len(engine.rows)} rows, "
                 f"{len(engine.op_map)} mapped operators  [{engine.table.cite()}]"

@@ -44,40 +44,105 @@ class Finding:
         }
 
 
-@dataclass
-class PlatformResult:
-    """The verdict for one model on one platform."""
+def verdict_of(findings: list[Finding]) -> str:
+    severities = {f.severity for f in findings}
+    if Severity.ERROR in severities:
+        return "fail"
+    if Severity.WARNING in severities:
+        return "warn"
+    return "pass"
 
-    model: str
-    model_format: str
-    platform: str
-    platform_title: str
-    engine: str | None
-    engine_title: str | None
+
+def _summary(findings: list[Finding]) -> dict[str, int]:
+    return {s.value: sum(1 for f in findings if f.severity is s) for s in Severity}
+
+
+@dataclass
+class RouteResult:
+    """One way to the phone: conversions, engine, and what they run into."""
+
+    engine: str
+    engine_title: str
+    converters: list[str]
+    chain: str
     findings: list[Finding]
     unverified: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
-        severities = {f.severity for f in self.findings}
-        if Severity.ERROR in severities:
-            return "fail"
-        if Severity.WARNING in severities:
-            return "warn"
-        return "pass"
+        return verdict_of(self.findings)
+
+    @property
+    def name(self) -> str:
+        via = f" via {' + '.join(self.converters)}" if self.converters else ""
+        return self.engine + via
+
+    def score(self) -> tuple[int, int, int]:
+        """Fewer errors, then fewer warnings, then fewer conversions."""
+        counts = _summary(self.findings)
+        return counts["error"], counts["warning"], len(self.converters)
+
+    def to_dict(self) -> dict:
+        return {
+            "engine": self.engine,
+            "converters": list(self.converters),
+            "chain": self.chain,
+            "verdict": self.verdict,
+            "verified": not self.unverified,
+            "unverified_facts": list(self.unverified),
+            "summary": _summary(self.findings),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class PlatformResult:
+    """The verdict for one model on one platform, through its best route."""
+
+    model: str
+    model_format: str
+    platform: str
+    platform_title: str
+    findings: list[Finding]
+    unverified: list[str] = field(default_factory=list)
+    route: RouteResult | None = None
+    routes: list[RouteResult] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+
+    @property
+    def engine(self) -> str | None:
+        return self.route.engine if self.route else None
+
+    @property
+    def engine_title(self) -> str | None:
+        return self.route.engine_title if self.route else None
+
+    @property
+    def verdict(self) -> str:
+        return verdict_of(self.findings)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
 
     def to_dict(self) -> dict:
+        route = self.route
         return {
             "model": self.model,
             "format": self.model_format,
             "platform": self.platform,
             "engine": self.engine,
+            "route": {
+                "engine": route.engine,
+                "converters": list(route.converters),
+                "chain": route.chain,
+            }
+            if route
+            else None,
             "verdict": self.verdict,
             "verified": not self.unverified,
             "unverified_facts": list(self.unverified),
-            "summary": {s.value: self.count(s) for s in Severity},
+            "summary": _summary(self.findings),
             "findings": [f.to_dict() for f in self.findings],
+            "routes": [r.to_dict() for r in self.routes],
+            "unreachable_engines": list(self.unreachable),
         }

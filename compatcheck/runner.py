@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compatcheck.check import check_model
+from compatcheck.check import check_model, engine_names
 from compatcheck.errors import ModelFormatError, UserError
 from compatcheck.model import ModelGraph, load_model
 from compatcheck.profiles import load_profile, resolve_platforms
@@ -21,6 +21,7 @@ def run_check(paths: list[str], platforms: list[str], options: Options) -> Repor
         raise UserError("--platform", "no platform given")
     profiles = [load_profile(name) for name in names]
     _check_backend(options.backend, profiles)
+    _check_engine(options.engine, profiles)
     report = Report()
     for path in dict.fromkeys(paths):  # each model once, in the given order
         try:
@@ -43,6 +44,15 @@ def _check_backend(backend: str | None, profiles) -> None:
         raise UserError(
             f"--backend {backend}",
             f"unknown backend for these platforms; use {choices}",
+        )
+
+
+def _check_engine(engine: str | None, profiles) -> None:
+    known = {n for p in profiles for e in p.engines for n in engine_names(e)}
+    if engine is not None and engine not in known:
+        choices = ", ".join(sorted(known)) or "none (these platforms have no engine)"
+        raise UserError(
+            f"--engine {engine}", f"unknown engine for these platforms; use {choices}"
         )
 
 

@@ -139,6 +139,119 @@ def shape_error():
     return _model([node], [_io("a", [2, 3]), _io("b", [4, 5])], [_io("c", None)])
 
 
+# ----- Constructs that break a conversion route or a WebGL engine -----
+
+
+def hardswish():
+    """HardSwish (opset 14): onnx2tf lowers it to a TFLite op its exporter lacks."""
+    return single_op("HardSwish", opset=14, name="act/hswish")
+
+
+def clip():
+    """Clip with constant bounds: X2Paddle emits clip, which Paddle.js lacks."""
+    low = numpy_helper.from_array(np.array(0.0, np.float32), "low")
+    high = numpy_helper.from_array(np.array(6.0, np.float32), "high")
+    node = helper.make_node("Clip", ["x", "low", "high"], ["y"], name="act/clip")
+    return _model(
+        [node],
+        [_io("x", [1, 3, 8, 8])],
+        [_io("y", [1, 3, 8, 8])],
+        initializers=[low, high],
+    )
+
+
+def big_int64():
+    """int64 data constants beyond 2**24 and beyond int32 (Add, then Mul)."""
+    offset = numpy_helper.from_array(np.array([20_000_000], np.int64), "offset")
+    scale = numpy_helper.from_array(np.array([2**33], np.int64), "scale")
+    nodes = [
+        helper.make_node("Add", ["ids", "offset"], ["shifted"], name="ids/offset"),
+        helper.make_node("Mul", ["shifted", "scale"], ["y"], name="ids/scale"),
+    ]
+    return _model(
+        nodes,
+        [_io("ids", [1, 4], TensorProto.INT64)],
+        [_io("y", [1, 4], TensorProto.INT64)],
+        initializers=[offset, scale],
+    )
+
+
+def huge_activation(channels=80):
+    """A Relu over 80 x 1024 x 1024 values: more than a 4096-texel packed texture."""
+    shape = [1, channels, 1024, 1024]
+    node = helper.make_node("Relu", ["x"], ["y"], name="wide/relu")
+    return _model([node], [_io("x", shape)], [_io("y", shape)])
+
+
+def dynamic_activation():
+    """The same Relu with a symbolic channel count (sized by --input-shape)."""
+    shape = [1, "channels", 1024, 1024]
+    node = helper.make_node("Relu", ["x"], ["y"], name="wide/relu")
+    return _model([node], [_io("x", shape)], [_io("y", shape)])
+
+
+def where_rank5():
+    """Where on rank-5 tensors: TensorFlow.js's Select kernel stops at rank 4."""
+    shape = [1, 2, 3, 4, 5]
+    node = helper.make_node("Where", ["c", "a", "b"], ["y"], name="pick")
+    return _model(
+        [node],
+        [_io("c", shape, TensorProto.BOOL), _io("a", shape), _io("b", shape)],
+        [_io("y", shape)],
+    )
+
+
+def nonzero():
+    """NonZero: a dynamic-output op that TensorFlow.js runs only asynchronously."""
+    node = helper.make_node("NonZero", ["x"], ["y"], name="find")
+    return _model([node], [_io("x", [4, 4])], [_io("y", None, TensorProto.INT64)])
+
+
+def range_op():
+    """Range with constant bounds: a TensorFlow.js kernel that runs on the CPU."""
+    start = numpy_helper.from_array(np.array(0.0, np.float32), "start")
+    limit = numpy_helper.from_array(np.array(8.0, np.float32), "limit")
+    nodes = [
+        helper.make_node("Range", ["start", "limit", "delta"], ["r"], name="steps"),
+        helper.make_node("Add", ["r", "delta"], ["y"], name="shift"),
+    ]
+    return _model(
+        nodes,
+        [_io("delta", [])],
+        [_io("y", None)],
+        initializers=[start, limit],
+    )
+
+
+def two_inputs():
+    """Add of two inputs: Paddle.js feeds a single image input."""
+    node = helper.make_node("Add", ["x", "y"], ["z"], name="sum")
+    shape = [1, 3, 8, 8]
+    return _model([node], [_io("x", shape), _io("y", shape)], [_io("z", shape)])
+
+
+def float16_weights():
+    """A MatMul with float16 weights: TensorFlow.js stores them as float32."""
+    weight = numpy_helper.from_array(np.ones((256, 256), np.float16), "w16")
+    node = helper.make_node("MatMul", ["x", "w16"], ["y"], name="dense")
+    f16 = TensorProto.FLOAT16
+    return _model(
+        [node],
+        [_io("x", [1, 256], f16)],
+        [_io("y", [1, 256], f16)],
+        initializers=[weight],
+    )
+
+
+def random_normal():
+    """RandomNormal: becomes RandomStandardNormal, added to TensorFlow.js in 3.21."""
+    nodes = [
+        helper.make_node("RandomNormal", [], ["noise"], name="noise", shape=[1, 4]),
+        helper.make_node("Add", ["x", "noise"], ["y"], name="add_noise"),
+    ]
+    return _model(nodes, [_io("x", [1, 4])], [_io("y", [1, 4])])
+
+
 def large_weights(megabytes: float, name="w"):
     """A MatMul with a constant weight of about ``megabytes`` MB."""
     columns = int(megabytes * 1048576 / 4 / 256)
@@ -176,11 +289,12 @@ def nested_ifs(depth: int):
     )
 
 
-def tflite_bytes(opcode_index=0, tensor_index=1, buffer_index=1):
-    """A one-ADD TFLite model whose indices can be pointed out of range.
+def tflite_bytes(opcode_index=0, tensor_index=1, buffer_index=1, builtin=None):
+    """A one-operator TFLite model whose indices can be pointed out of range.
 
     With the defaults the model is valid: two float32 tensors, one builtin
     ADD operator, and buffer 1 holding the second input's 16 bytes.
+    ``builtin`` replaces ADD with another builtin operator code.
     """
     import flatbuffers
     import tflite
@@ -226,8 +340,11 @@ def tflite_bytes(opcode_index=0, tensor_index=1, buffer_index=1):
     tflite.SubGraphAddOutputs(b, sub_out)
     subgraph = tflite.SubGraphEnd(b)
 
+    code = tflite.BuiltinOperator.ADD if builtin is None else builtin
     tflite.OperatorCodeStart(b)
-    tflite.OperatorCodeAddBuiltinCode(b, tflite.BuiltinOperator.ADD)
+    # Codes above 127 live in BuiltinCode; the old byte field holds 127.
+    tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+    tflite.OperatorCodeAddBuiltinCode(b, code)
     tflite.OperatorCodeAddVersion(b, 1)
     opcode = tflite.OperatorCodeEnd(b)
 
@@ -268,6 +385,22 @@ CASES = {
     "int64_input.onnx": int64_input,
     "dynamic_input.onnx": dynamic_input,
     "shape_error.onnx": shape_error,
+    "hardswish.onnx": hardswish,
+    "clip.onnx": clip,
+    "big_int64.onnx": big_int64,
+    "huge_activation.onnx": huge_activation,
+    "dynamic_activation.onnx": dynamic_activation,
+    "where_rank5.onnx": where_rank5,
+    "nonzero.onnx": nonzero,
+    "range.onnx": range_op,
+    "two_inputs.onnx": two_inputs,
+    "float16_weights.onnx": float16_weights,
+    "random_normal.onnx": random_normal,
+}
+
+# TFLite cases, written as raw flatbuffers.
+TFLITE_CASES = {
+    "gelu.tflite": lambda: tflite_bytes(builtin=150),  # BuiltinOperator.GELU
 }
 
 
@@ -302,6 +435,11 @@ def build_all(folder: str) -> dict[str, str]:
     for name, make in CASES.items():
         path = os.path.join(folder, name)
         onnx.save(make(), path)
+        paths[name] = path
+    for name, make in TFLITE_CASES.items():
+        path = os.path.join(folder, name)
+        with open(path, "wb") as out:
+            out.write(make())
         paths[name] = path
     return paths
 

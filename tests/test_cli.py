@@ -14,7 +14,8 @@ def _findings(result: dict, code: str) -> list[dict]:
 
 
 def test_control_flow_model_over_2mb_on_wechat(corpus, check_json):
-    result = check_json(corpus / "silero-vad" / "silero_vad.onnx", "wechat")
+    model = corpus / "silero-vad" / "silero_vad.onnx"
+    result = check_json(model, "wechat", "--engine", "wx-inference")
     assert result["verdict"] == "fail"
     assert result["engine"] == "wx-inference"
     unsupported = {f["op_type"]: f for f in _findings(result, "CC200")}
@@ -25,6 +26,21 @@ def test_control_flow_model_over_2mb_on_wechat(corpus, check_json):
     assert dtype["nodes"] == ["sr"]
     (package,) = _findings(result, "CC500")
     assert "2327524 bytes) is over the 2.00 MB" in package["message"]
+
+
+def test_control_flow_model_takes_the_tensorflow_js_route_on_wechat(corpus, check_json):
+    result = check_json(corpus / "silero-vad" / "silero_vad.onnx", "wechat")
+    assert result["route"]["engine"] == "tfjs-wechat"
+    assert result["route"]["converters"] == ["onnx2tf"]
+    native = next(r for r in result["routes"] if r["engine"] == "wx-inference")
+    assert native["verdict"] == "fail"
+    # onnx2tf's handling of If is not documented: a warning naming every If.
+    (control,) = _findings(result, "CC211")
+    assert len(control["nodes"]) == 25 and "If_0" in control["nodes"]
+    (asynchronous,) = _findings(result, "CC414")
+    assert "While x4" in asynchronous["message"]
+    assert any(n.endswith("decoder/rnn/LSTM") for n in asynchronous["nodes"])
+    assert result["verdict"] == "warn" and result["verified"] is False
 
 
 def test_dynamic_shape_model_passes_with_warnings(check_json):
@@ -45,7 +61,8 @@ def test_custom_op_model(corpus, check_json):
 
 
 def test_sequence_output_is_not_a_tensor(corpus, check_json):
-    result = check_json(corpus / "onnxruntime-datasets" / "logreg_iris.onnx", "wechat")
+    model = corpus / "onnxruntime-datasets" / "logreg_iris.onnx"
+    result = check_json(model, "wechat", "--engine", "wx-inference")
     messages = [f["message"] for f in _findings(result, "CC400")]
     assert any("'probabilities' is a sequence, not a tensor" in m for m in messages)
     assert {f["op_type"] for f in _findings(result, "CC202")} >= {"ZipMap"}
@@ -54,30 +71,93 @@ def test_sequence_output_is_not_a_tensor(corpus, check_json):
 def test_tflite_custom_op_on_wechat(check_json):
     result = check_json(DATA / "selfie_segmentation.tflite", "wechat")
     assert result["verdict"] == "fail"
-    assert result["engine"] is None
-    (fmt,) = _findings(result, "CC100")
-    assert "no engine on WeChat mini program loads TFLite models" in fmt["message"]
-    assert "onnx2tf -it model.tflite" in fmt["fix"]
-    (custom,) = _findings(result, "CC202")
-    assert custom["op_type"] == "Convolution2DTransposeBias"
-    assert custom["nodes"][0].endswith("(op 244)")
+    assert result["route"]["chain"] == (
+        "selfie_segmentation.tflite -> tf2onnx -> ONNX -> "
+        "wx.createInferenceSession (cpu)"
+    )
+    gaps = {f["op_type"]: f for f in _findings(result, "CC210")}
+    assert set(gaps) == {"Convolution2DTransposeBias", "HARD_SWISH"}
+    assert gaps["Convolution2DTransposeBias"]["nodes"] == ["segment (op 244)"]
+    assert "no handler" in gaps["Convolution2DTransposeBias"]["message"]
+    assert len(gaps["HARD_SWISH"]["nodes"]) == 11
+    assert gaps["HARD_SWISH"]["nodes"][0] == "h_swish (op 3)"
+    assert "--opset 14" in gaps["HARD_SWISH"]["fix"]
+
+
+def test_quantized_tflite_reaches_wechat_through_tf2onnx(corpus, check_json):
+    model = corpus / "tflite-micro" / "person_detect.tflite"
+    result = check_json(model, "wechat")
+    assert result["route"]["converters"] == ["tf2onnx"]
+    assert result["route"]["engine"] == "wx-inference"
+    assert result["verdict"] == "warn"
+    assert codes(result) == {"CC500"}
+    # tf2onnx writes QDQ pairs, which WeChat reads as its FakeQuantize row.
+    assert any(
+        "DequantizeLinear = FakeQuantize" in f for f in result["unverified_facts"]
+    )
 
 
 def test_tflite_flex_ops(corpus, check_json):
-    result = check_json(
-        corpus / "tflite-support" / "whitespace_tokenizer_flex_delegate.tflite",
-        "douyin",
+    model = corpus / "tflite-support" / "whitespace_tokenizer_flex_delegate.tflite"
+    result = check_json(model, "wechat", "--engine", "wx-inference")
+    flex = {f["op_type"]: f for f in _findings(result, "CC211")}
+    assert "FlexWhitespaceTokenizeWithOffsets" in flex
+    assert all(name.startswith("Flex") for name in flex)
+    assert "decoded into the TensorFlow op" in flex["FlexSub"]["message"]
+    assert len(flex["FlexSub"]["nodes"]) == 7
+
+
+def test_route_verdicts_on_alipay_name_the_nodes(corpus, check_json):
+    result = check_json(corpus / "onnx-light" / "light_vgg19.onnx", "alipay")
+    assert result["route"]["engine"] == "tfjs-webgl"
+    assert result["route"]["converters"] == ["onnx2tf"]
+    (texture,) = _findings(result, "CC411")
+    # The weight stand-in's producer and the Gemm that reads it.
+    assert texture["nodes"] == ["ConstantOfShape_31", "n38"]
+    assert "[25088, 4096]" in texture["message"]
+    assert result["verdict"] == "fail"
+
+
+def test_route_verdicts_on_baidu_name_the_nodes(check_json):
+    result = check_json(DATA / "pytorch_super_resolution.onnx", "baidu")
+    assert result["route"]["chain"].startswith(
+        "pytorch_super_resolution.onnx -> x2paddle -> Paddle.js model -> "
     )
-    flex = [f for f in _findings(result, "CC202") if "Flex" in f["message"]]
-    assert len(flex) >= 1 and all(f["op_type"].startswith("Flex") for f in flex)
+    ranks = {f["op_type"]: f for f in _findings(result, "CC410")}
+    assert set(ranks) == {"reshape2", "transpose2"}
+    assert all(f["nodes"] == ["DepthToSpace_7"] for f in ranks.values())
+    assert "rank 6" in ranks["transpose2"]["message"]
+    assert result["verdict"] == "fail"
 
 
-def test_onnx_on_other_platforms_lists_conversions(check_json):
-    for platform in ("alipay", "baidu", "douyin", "qq"):
-        result = check_json(DATA / "pytorch_super_resolution.onnx", platform)
-        assert result["verdict"] == "fail", platform
-        assert "CC100" in codes(result)
-        assert result["verified"] is False
+def test_route_verdicts_on_baidu_paddle_ops(corpus, check_json):
+    model = corpus / "rapidocr" / "ch_ppocr_mobile_v2.0_cls_infer.onnx"
+    result = check_json(model, "baidu")
+    missing = {f["op_type"]: f["nodes"] for f in _findings(result, "CC200")}
+    assert {"clip", "shape", "assign"} <= set(missing)
+    assert "Clip@0" in missing["clip"]
+
+
+def test_route_verdicts_on_douyin_through_bytenn(corpus, check_json):
+    result = check_json(corpus / "onnx-light" / "light_vgg19.onnx", "douyin")
+    # TensorFlow.js cannot hold the 25088 x 4096 weight in a texture, so the
+    # ByteNN route wins, with its operator coverage unverified.
+    assert result["route"]["engine"] == "bytenn"
+    assert result["route"]["converters"] == ["onnx2tf", "bytenn-convert"]
+    (unknown,) = _findings(result, "CC201")
+    assert "publishes no operator table" in unknown["message"]
+    tfjs = next(r for r in result["routes"] if r["engine"] == "tfjs-webgl")
+    assert tfjs["verdict"] == "fail"
+    (texture,) = [f for f in tfjs["findings"] if f["code"] == "CC411"]
+    assert texture["nodes"] == ["ConstantOfShape_31", "n38"]
+    assert result["verified"] is False
+
+
+def test_no_engine_on_qq(check_json):
+    result = check_json(DATA / "pytorch_super_resolution.onnx", "qq")
+    assert result["verdict"] == "fail" and result["route"] is None
+    (none,) = _findings(result, "CC100")
+    assert "no inference engine is known on QQ mini program" in none["message"]
     douyin = check_json(DATA / "pytorch_super_resolution.onnx", "bytedance")
     assert douyin["platform"] == "douyin"
 
@@ -92,9 +172,22 @@ def test_all_platforms_in_one_run(cli):
 def test_text_report_shows_verdicts_and_table(cli):
     done = cli(DATA / "pytorch_super_resolution.onnx", "-p", "wechat")
     assert done.code == 0
-    assert "wechat: PASS WITH WARNINGS (via wx.createInferenceSession" in done.out
+    assert "wechat: PASS WITH WARNINGS (0 error(s), 3 warning(s)" in done.out
+    assert (
+        "route: pytorch_super_resolution.onnx -> wx.createInferenceSession (cpu)"
+        in done.out
+    )
+    assert "tfjs-wechat via onnx2tf: pass with warnings" in done.out
     assert "CC401" in done.out and "typicalShape" in done.out
     assert "unverified: the verdict relies on" in done.out
+
+
+def test_all_platforms_end_with_a_matrix(cli):
+    done = cli(DATA / "pytorch_super_resolution.onnx", "-p", "all")
+    matrix = done.out[done.out.index("platform matrix") :]
+    header = matrix.splitlines()[1].split()
+    assert header == ["model", "alipay", "baidu", "douyin", "qq", "wechat"]
+    assert "x2paddle" in matrix and "no route" in matrix and "wx-inference" in matrix
 
 
 def test_json_is_byte_identical_across_runs(cli):

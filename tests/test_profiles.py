@@ -21,7 +21,7 @@ def test_every_fact_cites_a_source_url(name):
     profile = load_profile(name)
     facts = list(profile.limits.values())
     for engine in profile.engines:
-        facts += [engine.status, engine.formats, *engine.convert_from.values()]
+        facts += [engine.status, engine.formats, *engine.requires]
     for fact in facts:
         assert fact.url.startswith("https://"), fact.path
         assert fact.confidence in (

@@ -13,7 +13,8 @@ SYNTHETIC_CASES = [
     ("relu passes engine rules", "relu.onnx", "wechat", (), None, "CC200"),
     ("shape error is reported", "shape_error.onnx", "wechat", (), "CC001", None),
     ("valid model has no analysis note", "relu.onnx", "wechat", (), None, "CC001"),
-    ("onnx on alipay has no engine", "relu.onnx", "alipay", (), "CC100", None),
+    ("no engine on qq", "relu.onnx", "qq", (), "CC100", None),
+    ("onnx reaches alipay by conversion", "relu.onnx", "alipay", (), None, "CC100"),
     ("onnx on wechat has an engine", "relu.onnx", "wechat", (), None, "CC100"),
     ("gelu unsupported", "gelu.onnx", "wechat", (), "CC200", None),
     ("lppool support unknown", "lppool.onnx", "wechat", (), "CC201", "CC200"),
@@ -47,6 +48,8 @@ SYNTHETIC_CASES = [
     ids=[case[0] for case in SYNTHETIC_CASES],
 )
 def test_rule_case(synthetic, check_json, model, platform, extra, present, absent):
+    if platform == "wechat":  # these cases are about the native engine
+        extra = ("--engine", "wx-inference", *extra)
     result = check_json(synthetic[model], platform, *extra)
     found = codes(result)
     if present:
@@ -58,11 +61,12 @@ def test_rule_case(synthetic, check_json, model, platform, extra, present, absen
 def test_every_rule_has_a_case():
     covered = {c[4] for c in SYNTHETIC_CASES} | {c[5] for c in SYNTHETIC_CASES}
     covered |= {"CC002", "CC301", "CC501", "CC502"}  # tested below
+    covered |= {c[3] for c in ROUTE_CASES} | {c[4] for c in ROUTE_CASES}
     assert {r.code for r in all_rules()} <= covered
 
 
 def test_unsupported_operator_names_the_node(synthetic, check_json):
-    result = check_json(synthetic["gelu.onnx"], "wechat")
+    result = check_json(synthetic["gelu.onnx"], "wechat", "--engine", "wx-inference")
     (finding,) = [f for f in result["findings"] if f["code"] == "CC200"]
     assert finding["op_type"] == "Gelu"
     assert finding["nodes"] == ["act/gelu"]
@@ -71,14 +75,18 @@ def test_unsupported_operator_names_the_node(synthetic, check_json):
 
 
 def test_subgraph_nodes_carry_their_path(synthetic, check_json):
-    result = check_json(synthetic["if_subgraph.onnx"], "wechat")
+    result = check_json(
+        synthetic["if_subgraph.onnx"], "wechat", "--engine", "wx-inference"
+    )
     by_op = {f["op_type"]: f for f in result["findings"] if f["code"] == "CC200"}
     assert by_op["If"]["nodes"] == ["branch"]
     assert by_op["Not"]["nodes"] == ["branch.else_branch > flip"]
 
 
 def test_rank_condition_explains_itself(synthetic, check_json):
-    result = check_json(synthetic["resize_rank3.onnx"], "wechat")
+    result = check_json(
+        synthetic["resize_rank3.onnx"], "wechat", "--engine", "wx-inference"
+    )
     (finding,) = [f for f in result["findings"] if f["code"] == "CC200"]
     assert "Resize2D needs a rank-4 input, this one has rank 3" in finding["message"]
 
@@ -97,18 +105,27 @@ def test_gpu_backend_is_not_open(synthetic, check_json):
 
 
 def test_dynamic_input_proposes_typical_shape(synthetic, check_json):
-    result = check_json(synthetic["dynamic_input.onnx"], "wechat")
+    result = check_json(
+        synthetic["dynamic_input.onnx"], "wechat", "--engine", "wx-inference"
+    )
     (finding,) = [f for f in result["findings"] if f["code"] == "CC401"]
     assert "typicalShape: {'x': [1, 3, ?, ?]}" in finding["fix"]
     given = check_json(
-        synthetic["dynamic_input.onnx"], "wechat", "--input-shape", "x=1x3x64x64"
+        synthetic["dynamic_input.onnx"],
+        "wechat",
+        "--engine",
+        "wx-inference",
+        "--input-shape",
+        "x=1x3x64x64",
     )
     (finding,) = [f for f in given["findings"] if f["code"] == "CC401"]
     assert "typicalShape: {'x': [1, 3, 64, 64]}" in finding["fix"]
 
 
 def test_opset_warning_says_unverified(synthetic, check_json):
-    result = check_json(synthetic["relu_opset18.onnx"], "wechat")
+    result = check_json(
+        synthetic["relu_opset18.onnx"], "wechat", "--engine", "wx-inference"
+    )
     (finding,) = [f for f in result["findings"] if f["code"] == "CC300"]
     assert finding["severity"] == "warning"
     assert "unverified" in finding["message"]
@@ -138,12 +155,12 @@ def test_ir_version_out_of_a_documented_range(synthetic, check_json, tmp_path):
     model.ir_version = 10
     path = tmp_path / "ir10.onnx"
     onnx.save(model, path)
-    result = check_json(path, profile)
+    result = check_json(path, profile, "--engine", "wx-inference")
     (finding,) = [f for f in result["findings"] if f["code"] == "CC301"]
     assert finding["severity"] == "error"
     model.ir_version = 8
     onnx.save(model, path)
-    assert "CC301" not in codes(check_json(path, profile))
+    assert "CC301" not in codes(check_json(path, profile, "--engine", "wx-inference"))
 
 
 def test_storage_and_download_limits(tmp_path, check_json):
@@ -256,3 +273,242 @@ def test_external_data_missing_or_too_short(tmp_path, check_json):
     assert any(
         "names a file that does not exist" in f["message"] for f in result["findings"]
     )
+
+
+# Constructs that break a conversion route or a WebGL engine, one model each:
+# (case id, model, platform, extra args, code that must appear, code that must not)
+ROUTE_CASES = [
+    (
+        "onnx2tf refuses HardSwish",
+        "hardswish.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        "CC210",
+        None,
+    ),
+    (
+        "onnx2tf converts Relu",
+        "relu.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        None,
+        "CC210",
+    ),
+    (
+        "onnx2tf conversion of If unknown",
+        "if_subgraph.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        "CC211",
+        None,
+    ),
+    ("Paddle.js lacks clip", "clip.onnx", "baidu", (), "CC200", None),
+    (
+        "int64 beyond int32 on tfjs",
+        "big_int64.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        "CC412",
+        None,
+    ),
+    ("texture too large", "huge_activation.onnx", "alipay", (), "CC411", None),
+    ("texture fits", "relu.onnx", "alipay", (), None, "CC411"),
+    (
+        "rank 5 Where on tfjs",
+        "where_rank5.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        "CC410",
+        None,
+    ),
+    ("rank 4 on tfjs", "relu.onnx", "alipay", ("--engine", "tfjs"), None, "CC410"),
+    (
+        "NonZero needs executeAsync",
+        "nonzero.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        "CC414",
+        None,
+    ),
+    (
+        "Relu runs synchronously",
+        "relu.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        None,
+        "CC414",
+    ),
+    (
+        "Range runs on the CPU",
+        "range.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        "CC415",
+        None,
+    ),
+    (
+        "Relu runs on the GPU",
+        "relu.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        None,
+        "CC415",
+    ),
+    ("two inputs on Paddle.js", "two_inputs.onnx", "baidu", (), "CC416", None),
+    ("one input on Paddle.js", "relu.onnx", "baidu", (), None, "CC416"),
+    (
+        "float16 weights widened",
+        "float16_weights.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        "CC413",
+        None,
+    ),
+    (
+        "float32 weights kept",
+        "relu.onnx",
+        "alipay",
+        ("--engine", "tfjs"),
+        None,
+        "CC413",
+    ),
+    ("engine requirements listed", "relu.onnx", "alipay", (), "CC110", None),
+    (
+        "native engine has no requirements",
+        "relu.onnx",
+        "wechat",
+        ("--engine", "wx-inference"),
+        None,
+        "CC110",
+    ),
+    (
+        "unmaintained plugin warns",
+        "relu.onnx",
+        "wechat",
+        ("--engine", "tfjs"),
+        "CC111",
+        None,
+    ),
+    (
+        "native engine has no known hazard",
+        "relu.onnx",
+        "wechat",
+        ("--engine", "wx-inference"),
+        None,
+        "CC111",
+    ),
+    ("tf2onnx cannot map GELU", "gelu.tflite", "wechat", (), "CC210", None),
+]
+
+
+@pytest.mark.parametrize(
+    "model, platform, extra, present, absent",
+    [case[1:] for case in ROUTE_CASES],
+    ids=[case[0] for case in ROUTE_CASES],
+)
+def test_route_case(synthetic, check_json, model, platform, extra, present, absent):
+    found = codes(check_json(synthetic[model], platform, *extra))
+    if present:
+        assert present in found
+    if absent:
+        assert absent not in found
+
+
+def _only(result, code):
+    (finding,) = [f for f in result["findings"] if f["code"] == code]
+    return finding
+
+
+def test_conversion_gap_names_the_node_and_a_rewrite(synthetic, check_json):
+    result = check_json(synthetic["hardswish.onnx"], "alipay", "--engine", "tfjs")
+    finding = _only(result, "CC210")
+    assert finding["nodes"] == ["act/hswish"]
+    assert "HARD_SWISH" in finding["message"]
+    assert "HardSigmoid" in finding["fix"]
+    assert result["route"]["converters"] == ["onnx2tf"]
+    assert result["verdict"] == "fail"
+
+
+def test_paddlejs_gap_names_the_clip_node(synthetic, check_json):
+    result = check_json(synthetic["clip.onnx"], "baidu")
+    finding = _only(result, "CC200")
+    assert finding["op_type"] == "clip"
+    assert finding["nodes"] == ["act/clip"]
+    assert result["route"]["chain"].startswith("clip.onnx -> x2paddle -> ")
+
+
+def test_int64_constants_are_judged_by_size(synthetic, check_json):
+    result = check_json(synthetic["big_int64.onnx"], "alipay", "--engine", "tfjs")
+    by_node = {f["nodes"][0]: f for f in result["findings"] if f["code"] == "CC412"}
+    assert by_node["ids/scale"]["severity"] == "error"
+    assert "8,589,934,592" in by_node["ids/scale"]["message"]
+    assert by_node["ids/offset"]["severity"] == "warning"
+    assert "2**24" in by_node["ids/offset"]["message"]
+
+
+def test_texture_check_uses_the_given_input_shape(synthetic, check_json):
+    model = synthetic["dynamic_activation.onnx"]
+    assert "CC411" not in codes(check_json(model, "alipay"))
+    sized = check_json(model, "alipay", "--input-shape", "x=1x80x1024x1024")
+    finding = _only(sized, "CC411")
+    assert "x [1, 80, 1024, 1024] (83,886,080 values" in finding["message"]
+    assert finding["nodes"] == ["wide/relu"]
+    assert any(
+        "max_texture_size = 4096 (community" in f for f in sized["unverified_facts"]
+    )
+
+
+def test_release_pinned_by_the_plugin_is_checked(synthetic, check_json):
+    result = check_json(synthetic["random_normal.onnx"], "wechat", "--engine", "tfjs")
+    finding = _only(result, "CC200")
+    assert "RandomStandardNormal first appears in release 3.21" in finding["message"]
+    assert "uses 3.5" in finding["message"]
+    assert finding["nodes"] == ["noise"]
+    alipay = check_json(synthetic["random_normal.onnx"], "alipay", "--engine", "tfjs")
+    assert "CC200" not in codes(alipay)
+
+
+def test_tflite_gap_on_the_tf2onnx_route(synthetic, check_json):
+    result = check_json(synthetic["gelu.tflite"], "wechat")
+    assert result["route"]["converters"] == ["tf2onnx"]
+    assert result["route"]["chain"] == (
+        "gelu.tflite -> tf2onnx -> ONNX -> wx.createInferenceSession (cpu)"
+    )
+    finding = _only(result, "CC210")
+    assert finding["op_type"] == "GELU"
+    assert finding["nodes"] == ["x (op 0)"]
+    assert "Unsupported ops" in finding["message"]
+    assert result["verdict"] == "fail"
+
+
+def test_every_route_is_in_the_json(synthetic, check_json):
+    result = check_json(synthetic["relu.onnx"], "wechat")
+    names = {(r["engine"], tuple(r["converters"])) for r in result["routes"]}
+    assert names == {
+        ("wx-inference", ()),
+        ("tfjs-wechat", ("onnx2tf",)),
+        ("paddlejs-wechat", ("x2paddle",)),
+    }
+    # The best route is first: fewest errors, then warnings, then conversions.
+    assert result["routes"][0]["engine"] == result["route"]["engine"]
+    scores = [
+        (r["summary"]["error"], r["summary"]["warning"], len(r["converters"]))
+        for r in result["routes"]
+    ]
+    assert scores == sorted(scores)
+
+
+def test_engine_flag_forces_a_route(synthetic, check_json, cli):
+    result = check_json(synthetic["relu.onnx"], "wechat", "--engine", "paddlejs")
+    assert result["route"]["engine"] == "paddlejs-wechat"
+    assert [r["engine"] for r in result["routes"]] == ["paddlejs-wechat"]
+    bad = cli(synthetic["relu.onnx"], "-p", "wechat", "--engine", "onnxruntime-web")
+    assert bad.code == 2
+    assert "--engine onnxruntime-web: unknown engine for these platforms" in bad.err
+    both = cli(
+        synthetic["relu.onnx"], "-p", "baidu,alipay", "--engine", "tfjs", "-f", "json"
+    )
+    baidu, alipay = both.json()["results"]
+    assert baidu["route"] is None
+    assert "no route reaches engine 'tfjs'" in _only(baidu, "CC100")["message"]
+    assert alipay["route"]["engine"] == "tfjs-webgl"

@@ -64,6 +64,9 @@ class Weight:
     dtype: str
     shape: tuple[int, ...]
     byte_size: int
+    # Smallest and largest value of an integer constant whose bytes were
+    # read (constants of at most 64 KiB; larger payloads are never read).
+    int_range: tuple[int, int] | None = None
 
 
 @dataclass
@@ -84,6 +87,15 @@ class OpNode:
     scope: tuple[str, ...] = ()
     version: int | None = None
     calls_function: bool = False
+    # Scalar, string and short integer-list attributes (ONNX only).
+    attrs: dict = field(default_factory=dict)
+    # For an operator predicted by a conversion: the source node it came from.
+    origin: str = ""
+
+    @property
+    def where(self) -> str:
+        """The node of the user's model this operator stands for."""
+        return self.origin or self.node_id
 
 
 @dataclass
@@ -111,6 +123,8 @@ class ModelGraph:
     outputs: list[TensorInfo]
     weights: list[Weight]
     constants: set[str] = field(default_factory=set)
+    # Values of small integer constants (at most 64 values), by tensor name.
+    int_values: dict[str, tuple[int, ...]] = field(default_factory=dict)
     opsets: dict[str, int] = field(default_factory=dict)
     ir_version: int | None = None
     schema_version: int | None = None

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import shape_inference
+from onnx import numpy_helper, shape_inference
 
 from compatcheck.errors import ModelFormatError
 from compatcheck.model.dtypes import byte_size, onnx_dtype_name
@@ -50,6 +51,7 @@ def load_onnx(path: str, data, file_size: int) -> ModelGraph:
         outputs=[walker.tensors[_text(v.name)] for v in proto.graph.output],
         weights=walker.weights,
         constants=walker.constants,
+        int_values=walker.int_values,
         opsets={_domain(o.domain): o.version for o in proto.opset_import},
         ir_version=proto.ir_version,
         producer=" ".join(
@@ -112,6 +114,7 @@ class _GraphWalker:
     tensors: dict[str, TensorInfo] = field(default_factory=dict)
     weights: list[Weight] = field(default_factory=list)
     constants: set[str] = field(default_factory=set)
+    int_values: dict[str, tuple[int, ...]] = field(default_factory=dict)
     external: list[onnx.TensorProto] = field(default_factory=list)
     _ids: set[str] = field(default_factory=set)
     _functions: set[tuple[str, str]] = field(default_factory=set)
@@ -175,6 +178,7 @@ class _GraphWalker:
             outputs=outputs,
             scope=scope,
             calls_function=(domain, op_type) in self._functions,
+            attrs=_attributes(node),
         )
 
     def add_weight(self, tensor: onnx.TensorProto, name: str | None = None) -> None:
@@ -184,11 +188,50 @@ class _GraphWalker:
         size = byte_size(dtype, shape)
         if size is None or dtype == "string":
             size = self.stripped.stripped_bytes.get(tensor.name, tensor.ByteSize())
+        int_range = None
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             self.external.append(tensor)
-        self.weights.append(Weight(name, dtype, shape, size))
+        elif dtype in _INT_TYPES and tensor.name not in self.stripped.stripped_bytes:
+            int_range = self.read_ints(name, tensor)
+        self.weights.append(Weight(name, dtype, shape, size, int_range))
         self.constants.add(name)
         self.tensors.setdefault(name, TensorInfo(name, dtype, shape))
+
+    def read_ints(self, name: str, tensor: onnx.TensorProto):
+        """Range (and, for short ones, values) of an integer constant."""
+        try:
+            values = numpy_helper.to_array(tensor).reshape(-1)
+        except (ValueError, TypeError):  # payload does not match the dims
+            return None
+        if values.size == 0:
+            return None
+        if values.size <= MAX_KEPT_VALUES:
+            self.int_values[name] = tuple(int(v) for v in values)
+        return int(np.min(values)), int(np.max(values))
+
+
+# Integer constants with at most this many values keep their values (axes,
+# shapes, slice bounds); larger ones keep only their range.
+MAX_KEPT_VALUES = 64
+_INT_TYPES = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64")
+_MAX_ATTR_INTS = 16
+
+
+def _attributes(node) -> dict:
+    """Scalar, string and short integer-list attributes of a node."""
+    found: dict = {}
+    kinds = onnx.AttributeProto
+    for attr in node.attribute:
+        name = _text(attr.name)
+        if attr.type == kinds.INT:
+            found[name] = int(attr.i)
+        elif attr.type == kinds.FLOAT:
+            found[name] = float(attr.f)
+        elif attr.type == kinds.STRING:
+            found[name] = _text(attr.s)
+        elif attr.type == kinds.INTS and len(attr.ints) <= _MAX_ATTR_INTS:
+            found[name] = tuple(int(i) for i in attr.ints)
+    return found
 
 
 def _tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:

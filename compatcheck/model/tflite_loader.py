@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
 import tflite
 
 from compatcheck.errors import ModelFormatError
@@ -27,6 +28,20 @@ _TYPE_NAMES = {
     if not name.startswith("_")
 }
 _CUSTOM_CODE = 32
+# Integer buffers up to this size are read for their values (shapes, axes,
+# indices); larger ones are only measured.
+_MAX_READ_BYTES = 65536
+_MAX_KEPT_VALUES = 64
+_INT_NUMPY = {
+    "int64": "<i8",
+    "int32": "<i4",
+    "int16": "<i2",
+    "int8": "i1",
+    "uint8": "u1",
+    "uint16": "<u2",
+    "uint32": "<u4",
+    "uint64": "<u8",
+}
 
 
 class _Corrupt(Exception):
@@ -70,6 +85,7 @@ class _Reader:
         self.tensors: dict[str, TensorInfo] = {}
         self.weights: list[Weight] = []
         self.constants: set[str] = set()
+        self.int_values: dict[str, tuple[int, ...]] = {}
         self.opcodes = [
             self._opcode(i) for i in range(self.model.OperatorCodesLength())
         ]
@@ -91,6 +107,7 @@ class _Reader:
             outputs=[self.tensors[names[0][i]] for i in _ints(main.OutputsAsNumpy())],
             weights=self.weights,
             constants=self.constants,
+            int_values=self.int_values,
             schema_version=model.Version(),
             producer=_text(model.Description()),
         )
@@ -131,9 +148,27 @@ class _Reader:
         )
         self.tensors.setdefault(key, info)
         if size:
-            self.weights.append(Weight(key, dtype, shape, size))
+            int_range = None
+            if dtype in _INT_NUMPY and size <= _MAX_READ_BYTES:
+                int_range = self._read_ints(key, dtype, tensor.Buffer())
+            self.weights.append(Weight(key, dtype, shape, size, int_range))
             self.constants.add(key)
         return key
+
+    def _read_ints(self, key: str, dtype: str, index: int):
+        buffer = self.model.Buffers(index)
+        if buffer.Offset() > 1:
+            start = buffer.Offset()
+            raw = bytes(self.data[start : start + buffer.Size()])
+        else:
+            raw = buffer.DataAsNumpy().tobytes()
+        numpy_type = np.dtype(_INT_NUMPY[dtype])
+        if not raw or len(raw) % numpy_type.itemsize:
+            return None
+        values = np.frombuffer(raw, dtype=numpy_type)
+        if values.size <= _MAX_KEPT_VALUES:
+            self.int_values[key] = tuple(int(v) for v in values)
+        return int(values.min()), int(values.max())
 
     def _buffer_size(self, index: int) -> int:
         if index == 0:

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from compatcheck.profiles.model import Backend, Engine, Fact, OpMapping, Profile
+from compatcheck.errors import ProfileError
+from compatcheck.profiles.library import engine_specs
+from compatcheck.profiles.model import (
+    Backend,
+    Engine,
+    EngineSpec,
+    Fact,
+    OpMapping,
+    Profile,
+)
 
 
 def build_profile(path: str, data: dict) -> Profile:
     sources = data["sources"]
     facts = _FactMaker(sources)
+    specs = engine_specs()
+    for index, raw in enumerate(data["engines"]):
+        if "engine" in raw and raw["engine"] not in specs:
+            raise ProfileError(
+                path,
+                f"engines[{index}].engine: {raw['engine']!r} is not a shared "
+                f"engine profile; use one of: {', '.join(sorted(specs))}",
+            )
     return Profile(
         platform=data["platform"],
         title=data["title"],
@@ -43,15 +60,22 @@ def _build_engine(facts: _FactMaker, where: str, raw: dict) -> Engine:
     def optional(key: str) -> Fact | None:
         return facts(f"{where}.{key}", raw[key]) if key in raw else None
 
+    spec = engine_specs()[raw["engine"]] if "engine" in raw else None
+    if "formats" in raw:
+        formats = facts(f"{where}.formats", raw["formats"])
+    else:
+        formats = Fact(
+            f"{spec.id}.format",
+            [spec.format],
+            spec.table.confidence,
+            spec.table.source,
+            spec.table.url,
+        )
     engine = Engine(
         id=raw["id"],
         title=raw["title"],
         status=facts(f"{where}.status", raw["status"]),
-        formats=facts(f"{where}.formats", raw["formats"]),
-        convert_from={
-            k: facts(f"{where}.convert_from.{k}", v)
-            for k, v in raw.get("convert_from", {}).items()
-        },
+        formats=formats,
         io_dtypes=optional("io_dtypes"),
         dynamic_shapes=optional("dynamic_shapes"),
         opset=optional("opset"),
@@ -67,7 +91,47 @@ def _build_engine(facts: _FactMaker, where: str, raw: dict) -> Engine:
     )
     if "operator_table" in raw:
         _add_operators(facts, where, raw, engine)
+    if spec is not None:
+        engine.version = optional("version")
+        engine.risks = tuple(
+            facts(f"{where}.risks[{i}]", r) for i, r in enumerate(raw.get("risks", []))
+        )
+        engine.requires = tuple(
+            facts(f"{where}.requires[{i}]", r)
+            for i, r in enumerate(raw.get("requires", []))
+        )
+        _add_spec(engine, spec)
     return engine
+
+
+def _add_spec(engine: Engine, spec: EngineSpec) -> None:
+    """Give an engine the operator table and facts of its shared profile."""
+    engine.spec = spec
+    engine.io_dtypes = engine.io_dtypes or spec.facts.get("io_dtypes")
+    engine.dynamic_shapes = engine.dynamic_shapes or spec.facts.get("dynamic_dims")
+    if spec.backend:
+        engine.backends.setdefault(
+            spec.backend,
+            Backend(
+                spec.backend,
+                Fact(
+                    f"{spec.id}.backend",
+                    True,
+                    spec.table.confidence,
+                    spec.table.source,
+                    spec.table.url,
+                ),
+            ),
+        )
+    if not spec.table_known:
+        return
+    engine.table = spec.table
+    engine.op_format = spec.namespace
+    engine.op_domains = (spec.namespace,)
+    engine.unlisted = spec.unlisted
+    for name, op in spec.ops.items():
+        engine.rows[name] = (spec.backend,) if op.kernel != "cpu" else ("cpu",)
+        engine.op_map[name] = (OpMapping(row=name, fact=spec.table, since=op.since),)
 
 
 def _add_operators(facts: _FactMaker, where: str, raw: dict, engine: Engine) -> None:

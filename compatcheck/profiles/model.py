@@ -46,6 +46,7 @@ class OpMapping:
     input_rank: int | None = None
     max_inputs: int | None = None
     constant_inputs: tuple[int, ...] = ()
+    since: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,6 @@ class Engine:
     title: str
     status: Fact
     formats: Fact
-    convert_from: dict[str, Fact] = field(default_factory=dict)
     io_dtypes: Fact | None = None
     dynamic_shapes: Fact | None = None
     opset: Fact | None = None
@@ -76,9 +76,103 @@ class Engine:
     op_domains: tuple[str, ...] = ()
     unlisted: Fact | None = None
     op_map: dict[str, tuple[OpMapping, ...]] = field(default_factory=dict)
+    # Set for engines described by a shared engine profile (TensorFlow.js,
+    # Paddle.js, ByteNN): the profile, and the release usable on this host.
+    spec: EngineSpec | None = None
+    version: Fact | None = None
+    requires: tuple[Fact, ...] = ()
+    risks: tuple[Fact, ...] = ()
 
     def accepts(self, model_format: str) -> bool:
         return self.formats.known and model_format in self.formats.value
+
+    @property
+    def backend_label(self) -> str:
+        """Where the engine computes by default, for route chains."""
+        if self.spec is not None and self.spec.backend:
+            return self.spec.backend
+        return "cpu" if "cpu" in self.backends else ""
+
+    def fact(self, key: str) -> Fact | None:
+        """A runtime fact of the shared engine profile, if any."""
+        return self.spec.facts.get(key) if self.spec is not None else None
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One operator of a shared engine profile's table."""
+
+    name: str
+    since: str = ""
+    kernel: str = "gpu"
+    is_async: bool = False
+    max_rank: int | None = None
+    note: str = ""
+
+
+@dataclass
+class EngineSpec:
+    """A shared engine profile: operator table and runtime facts."""
+
+    id: str
+    title: str
+    path: str
+    format: str
+    namespace: str
+    backend: str
+    sources: dict[str, dict]
+    facts: dict[str, Fact]
+    table: Fact
+    unlisted: Fact
+    ops: dict[str, OpSpec]
+    checked_as: str = ""
+
+    @property
+    def table_known(self) -> bool:
+        return self.table.known
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What one source operator becomes, and when."""
+
+    fact: Fact
+    ops: tuple[str, ...] = ()
+    refused: str = ""
+    unknown: str = ""
+    input_rank: tuple[int, ...] = ()
+    output_rank: int | None = None
+    attributes: tuple[tuple[str, tuple], ...] = ()
+    int_inputs: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    constant_inputs: tuple[int, ...] = ()
+    scalar_inputs: tuple[int, ...] = ()
+    input_dtypes: tuple[str, ...] = ()
+    min_version: int | None = None
+    creates_rank: int | None = None
+
+
+@dataclass
+class Converter:
+    """A conversion tool between two model formats."""
+
+    id: str
+    title: str
+    path: str
+    from_format: str
+    to_format: str
+    reads: str
+    domains: tuple[str, ...]
+    writes: str
+    command: Fact
+    sources: dict[str, dict]
+    table: Fact
+    unlisted: Fact
+    map: dict[str, tuple[Conversion, ...]]
+    opset: Fact | None = None
+    accepts_ops_of: str = ""
+    other_paths: Fact | None = None
+    unlisted_by_domain: dict[str, Fact] = field(default_factory=dict)
+    quantized_tensor_ops: tuple[str, ...] = ()
 
 
 @dataclass

@@ -23,14 +23,28 @@ def profile_schema() -> dict:
     return yaml.safe_load(_SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=4)
+def _validator(kind: str) -> jsonschema.Draft202012Validator:
+    schema = profile_schema()
+    if kind != "platform":
+        schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{kind}"}
+    return jsonschema.Draft202012Validator(schema)
+
+
 def validate_profile(path: str, data: dict) -> None:
     """Raise ProfileError naming the first problem found, by key path."""
-    validator = jsonschema.Draft202012Validator(profile_schema())
-    errors = sorted(validator.iter_errors(data), key=_error_order)
+    validate_document(path, data, "platform")
+    for index, engine in enumerate(data["engines"]):
+        _check_engine(path, f"engines[{index}]", engine)
+
+
+def validate_document(path: str, data: dict, kind: str) -> None:
+    """Validate a platform, engine_profile or converter_profile document."""
+    errors = sorted(_validator(kind).iter_errors(data), key=_error_order)
     if errors:
         error = errors[0]
         raise ProfileError(path, f"{_key_path(error.absolute_path)}: {_explain(error)}")
-    _check_references(path, data)
+    _check_sources(path, data)
 
 
 def _error_order(error: jsonschema.ValidationError) -> tuple:
@@ -77,7 +91,7 @@ def _describe(schema: dict) -> str:
     }.get(kind, kind)
 
 
-def _check_references(path: str, data: dict) -> None:
+def _check_sources(path: str, data: dict) -> None:
     sources = set(data["sources"])
     for key_path, source in _source_refs(data, ""):
         if source not in sources:
@@ -86,8 +100,6 @@ def _check_references(path: str, data: dict) -> None:
                 f"{key_path}.source: {source!r} is not in the sources table; "
                 f"add it under 'sources' or use one of: {', '.join(sorted(sources))}",
             )
-    for index, engine in enumerate(data["engines"]):
-        _check_engine(path, f"engines[{index}]", engine)
 
 
 def _source_refs(node, key_path: str):
@@ -103,6 +115,10 @@ def _source_refs(node, key_path: str):
 
 
 def _check_engine(path: str, where: str, engine: dict) -> None:
+    if "formats" not in engine and "engine" not in engine:
+        raise ProfileError(
+            path, f"{where}: give 'formats', or 'engine' naming a shared engine"
+        )
     backends = set(engine.get("backends", {}))
     rows = engine.get("operator_table", {}).get("rows", {})
     for row, spec in rows.items():

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import textwrap
+
 from tabulate import tabulate
 
-from compatcheck.findings import Finding, PlatformResult, Severity
+from compatcheck.findings import Finding, PlatformResult, RouteResult, Severity
 from compatcheck.model.graph import ModelGraph
 from compatcheck.report import Report
 
 # Nodes listed per finding before the rest are counted; JSON lists all.
 SHOWN_NODES = 3
 SHOWN_UNVERIFIED = 3
+# Other routes are summarised in one line each, cut to this width.
+ROUTE_LINE = 110
 _VERDICTS = {"pass": "PASS", "warn": "PASS WITH WARNINGS", "fail": "FAIL"}
 
 
@@ -21,6 +26,8 @@ def render_text(report: Report) -> str:
         blocks.append(_model_block(model, results))
     for error in report.errors:
         blocks.append(f"{error.path}\n  error: {error.message}")
+    if len({r.platform for r in report.results}) > 1:
+        blocks.append(_matrix(report))
     blocks.append(_summary(report))
     return "\n\n".join(blocks) + "\n"
 
@@ -30,6 +37,7 @@ def _model_block(model: ModelGraph, results: list[PlatformResult]) -> str:
     for result in results:
         lines.append("")
         lines.append(_verdict_line(result))
+        lines += _route_lines(result)
         if result.findings:
             lines.append(_indent(_table(result.findings)))
         if result.unverified:
@@ -49,12 +57,66 @@ def _describe(model: ModelGraph) -> str:
 
 
 def _verdict_line(result: PlatformResult) -> str:
-    via = f"via {result.engine_title}" if result.engine_title else "no engine loads it"
     errors, warnings = result.count(Severity.ERROR), result.count(Severity.WARNING)
     counts = f"{errors} error(s), {warnings} warning(s)"
     checked = "" if not result.unverified else ", unverified"
-    return (
-        f"  {result.platform}: {_VERDICTS[result.verdict]} ({via}; {counts}{checked})"
+    return f"  {result.platform}: {_VERDICTS[result.verdict]} ({counts}{checked})"
+
+
+def _route_lines(result: PlatformResult) -> list[str]:
+    """The chosen route as a chain, then one line for each other route."""
+    if result.route is None:
+        lines = ["    route: none reaches an engine of this platform"]
+    else:
+        lines = [f"    route: {result.route.chain}"]
+    others = [r for r in result.routes if r is not result.route]
+    if others or result.unreachable:
+        lines.append("    other routes:")
+    for route in others:
+        lines.append(_cut(f"      {route.name}: {_route_summary(route)}"))
+    for line in result.unreachable:
+        lines.append(_cut(f"      {line}"))
+    return lines
+
+
+def _route_summary(route: RouteResult) -> str:
+    counts = {s: sum(1 for f in route.findings if f.severity is s) for s in Severity}
+    text = (
+        f"{_VERDICTS[route.verdict].lower()}, {counts[Severity.ERROR]} error(s), "
+        f"{counts[Severity.WARNING]} warning(s)"
+    )
+    worst = next((f for f in route.findings if f.severity is not Severity.INFO), None)
+    if worst is not None:
+        text += f"; {worst.code} {worst.message}"
+    return text
+
+
+def _cut(line: str) -> str:
+    if len(line) <= ROUTE_LINE:
+        return line
+    indent = line[: len(line) - len(line.lstrip())]
+    return indent + textwrap.shorten(
+        line.strip(), ROUTE_LINE - len(indent), placeholder=" ..."
+    )
+
+
+def _matrix(report: Report) -> str:
+    """Models as rows, platforms as columns: verdict and route of each pair."""
+    platforms = list(dict.fromkeys(r.platform for r in report.results))
+    rows = []
+    for model in report.models:
+        row = [os.path.basename(model.path)]
+        for platform in platforms:
+            result = next(
+                r
+                for r in report.results
+                if r.model == model.path and r.platform == platform
+            )
+            route = result.route.name if result.route else "no route"
+            row.append(f"{_VERDICTS[result.verdict]}\n{route}")
+        rows.append(row)
+    return "platform matrix (verdict, route used):\n" + tabulate(
+        rows, headers=["model", *platforms], tablefmt="simple"
     )
 
 

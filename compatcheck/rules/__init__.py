@@ -1,13 +1,20 @@
 """The rule registry. Importing this package registers every rule once."""
 
-from compatcheck.rules import model_rules, operators, platform_rules, tensors
+from compatcheck.rules import (
+    conversion,
+    model_rules,
+    operators,
+    platform_rules,
+    tensors,
+    webgl,
+)
 from compatcheck.rules.base import REGISTRY, Context, Options, Rule
 
 __all__ = ["REGISTRY", "Context", "Options", "Rule", "all_rules"]
 
 # Each module registers its rules when imported; naming them here is what
 # imports them, and keeps the list of rule modules in one place.
-_MODULES = (model_rules, platform_rules, operators, tensors)
+_MODULES = (model_rules, platform_rules, operators, conversion, tensors, webgl)
 
 
 def all_rules() -> list[Rule]:

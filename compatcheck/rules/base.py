@@ -21,6 +21,7 @@ class Options:
 
     backend: str | None = None
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    engine: str | None = None
 
 
 @dataclass
@@ -32,6 +33,13 @@ class Context:
     engine: Engine | None
     options: Options
     relied_on: list[Fact] = field(default_factory=list)
+    # Platform scope: every route found. Engine scope: the route being
+    # checked, what its conversions could not convert, and the user's model
+    # (``model`` is then the predicted converted one).
+    routes: list = field(default_factory=list)
+    route: object | None = None
+    gaps: list = field(default_factory=list)
+    source: ModelGraph | None = None
     # Results several rules share (per model and engine), computed once.
     memo: dict = field(default_factory=dict)
 

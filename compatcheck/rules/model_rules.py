@@ -83,7 +83,7 @@ def external_data_unsafe(ctx: Context):
         )
 
 
-@rule("CC202", "custom-operator", Severity.ERROR, "platform")
+@rule("CC202", "custom-operator", Severity.ERROR, "engine")
 def custom_operator(ctx: Context):
     """
     What it checks:
@@ -110,24 +110,31 @@ def custom_operator(ctx: Context):
 
     Limitations:
         ``ai.onnx.ml`` is an official ONNX domain, but no mini-program engine
-        is known to implement it, so it is reported here too.
+        is known to implement it, so it is reported here too. On a route with
+        conversions, the conversion's own finding (CC210) reports these
+        operators instead.
     """
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for op in ctx.model.ops.values():
-        if op.calls_function or op.domain in ("ai.onnx", "tflite"):
+        if op.calls_function or op.domain in _STANDARD_DOMAINS:
             continue
-        groups[(op.domain, op.op_type)].append(op.node_id)
+        groups[(op.domain, op.op_type)].append(op.where)
     for (domain, op_type), nodes in sorted(groups.items()):
         kind = {"custom": "TFLite custom", "flex": "TFLite Flex (select TF)"}.get(
             domain, f"ONNX {domain}"
         )
         yield custom_operator.finding(
             f"{kind} operator {op_type} is not a standard operator "
-            f"({len(nodes)} node(s)); no mini-program engine implements it",
+            f"({len(nodes)} node(s)); {ctx.engine.title} does not implement it",
             _custom_fix(domain, op_type),
             nodes=nodes,
             op_type=op_type,
         )
+
+
+# Operator namespaces of standard operators: ONNX, TFLite builtins, and the
+# TensorFlow and Paddle operators a conversion predicts.
+_STANDARD_DOMAINS = ("ai.onnx", "tflite", "tf", "paddle")
 
 
 def _custom_fix(domain: str, op_type: str) -> str:

@@ -29,6 +29,12 @@ REWRITES = {
     "Loop": "unroll the loop at export time for a fixed trip count",
     "Scan": "unroll the scan at export time for a fixed sequence length",
     "Resize": "Unsqueeze to a 4-D NCHW tensor, Resize, then Squeeze",
+    "HardSwish": "write HardSwish as x * HardSigmoid(x) with alpha 1/6 and beta 0.5",
+    # TFLite builtins, for conversions out of TFLite.
+    "HARD_SWISH": "convert with --opset 14 (outside WeChat's known range), or "
+    "write hard-swish as x * relu6(x + 3) / 6 in the source model",
+    "GELU": "write GELU as 0.5 * x * (1 + tanh(0.7978846 * (x + 0.044715 * x^3))) "
+    "in the source model (MUL, ADD, TANH)",
 }
 
 
@@ -57,6 +63,8 @@ def resolve(model: ModelGraph, engine: Engine, op: OpNode) -> Resolution:
     failures = []
     for mapping in mappings:
         verdict, why = _conditions(model, op, mapping)
+        if verdict is not False:
+            verdict, why = _release(engine, op, mapping, verdict)
         if verdict is False:
             failures.append(why)
             continue
@@ -69,6 +77,25 @@ def resolve(model: ModelGraph, engine: Engine, op: OpNode) -> Resolution:
             rank_unknown=verdict is None,
         )
     return Resolution("unsupported", mappings[0].fact, reason="; ".join(failures))
+
+
+def _release(
+    engine: Engine, op: OpNode, m: OpMapping, verdict: bool | None
+) -> tuple[bool | None, str]:
+    """An operator newer than the engine release usable on this host fails."""
+    version = engine.version
+    if not m.since or version is None or not version.known:
+        return verdict, ""
+    if _release_key(str(version.value)) >= _release_key(m.since):
+        return verdict, ""
+    return False, (
+        f"{op.op_type} first appears in release {m.since}, and this host "
+        f"uses {version.value}"
+    )
+
+
+def _release_key(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
 
 
 def _conditions(model: ModelGraph, op: OpNode, m: OpMapping) -> tuple[bool | None, str]:
@@ -135,6 +162,8 @@ def unsupported_operator(ctx: Context):
         no row are treated as unsupported, which is how the profile's authors
         read the engine's page, not a vendor statement.
     """
+    if ctx.engine.version is not None:
+        ctx.rely(ctx.engine.version)
     groups: dict[str, list[tuple[OpNode, Resolution]]] = defaultdict(list)
     for op, res in _resolutions(ctx):
         ctx.rely(res.fact)
@@ -150,7 +179,7 @@ def unsupported_operator(ctx: Context):
             f"{op_type} is not supported by {ctx.engine.title} "
             f"({len(items)} node(s)): {'; '.join(reasons)}",
             fix,
-            nodes=[op.node_id for op, _ in items],
+            nodes=where(op for op, _ in items),
             op_type=op_type,
             fact=items[0][1].fact,
         )
@@ -179,6 +208,10 @@ def operator_support_unknown(ctx: Context):
         Whether support is unknown is read from the profile; a profile that
         lists an operator as supported without evidence hides it.
     """
+    spec = ctx.engine.spec
+    if spec is not None and not spec.table_known:
+        yield from _table_unknown(ctx)
+        return
     groups: dict[str, list[OpNode]] = defaultdict(list)
     fact_for: dict[str, Fact | None] = {}
     for op, res in _resolutions(ctx):
@@ -193,10 +226,35 @@ def operator_support_unknown(ctx: Context):
             f"{why}; {len(ops)} node(s) are unverified",
             f"replace {op_type} with a documented operator, or test the model "
             "on a real phone before release",
-            nodes=[op.node_id for op in ops],
+            nodes=where(ops),
             op_type=op_type,
             fact=fact,
         )
+
+
+def _table_unknown(ctx: Context):
+    """One finding for an engine whose operator table is not public."""
+    table = ctx.engine.spec.table
+    ctx.rely(table)
+    types = sorted({op.op_type for op in ctx.model.ops.values()})
+    if not types:
+        return
+    shown = ", ".join(types[:8]) + (
+        f" (+{len(types) - 8} more)" if len(types) > 8 else ""
+    )
+    yield operator_support_unknown.finding(
+        f"{ctx.engine.title} publishes no operator table ({table.note}); all "
+        f"{len(types)} operator types of the converted model are unverified: "
+        f"{shown}",
+        f"test the converted model with {ctx.engine.title} on a real phone, and "
+        "ask the platform for its operator list",
+        fact=table,
+    )
+
+
+def where(ops) -> list[str]:
+    """The user's nodes behind ``ops``, each once, in order."""
+    return list(dict.fromkeys(op.where for op in ops))
 
 
 @rule("CC203", "backend-fallback", Severity.WARNING, "engine")
@@ -254,6 +312,6 @@ def backend_fallback(ctx: Context):
         f"the CPU or fail (not documented which): {summary}",
         "replace these operators with ones the backend runs, or measure the "
         "CPU fallback on a real phone",
-        nodes=[op.node_id for ops in groups.values() for op in ops],
+        nodes=where(op for ops in groups.values() for op in ops),
         fact=ctx.engine.table,
     )

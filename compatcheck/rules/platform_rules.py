@@ -11,37 +11,40 @@ from compatcheck.rules.base import Context, rule
 _FORMAT_NAMES = {"onnx": "ONNX", "tflite": "TFLite"}
 
 
-@rule("CC100", "format-not-accepted", Severity.ERROR, "platform")
-def format_not_accepted(ctx: Context):
+@rule("CC100", "no-route", Severity.ERROR, "platform")
+def no_route(ctx: Context):
     """
     What it checks:
-        Whether any inference engine on the platform loads the model's format
-        (ONNX or TFLite) directly.
+        Whether any route reaches an engine of the platform: the engine
+        loads the model's format (ONNX or TFLite) as it is, or a chain of
+        known conversion tools (tf2onnx, onnx2tf, X2Paddle ...) turns the
+        model into a format it loads.
 
     Why it breaks:
-        Only WeChat has a native ONNX engine (wx.createInferenceSession). The
-        other hosts run models through WebGL engines (TensorFlow.js,
-        Paddle.js) or a vendor engine (ByteNN), each with a format of its
-        own, and no host loads TFLite files.
+        Only WeChat has a native ONNX engine. The other hosts run models
+        through WebGL engines (TensorFlow.js, Paddle.js) or a vendor engine
+        (ByteNN), each with a format of its own; where no tool produces that
+        format, or the host has no engine at all, the model cannot run there.
 
     Example:
-        ``model.onnx`` on Alipay fails: its engines take TensorFlow.js or
-        Paddle.js models. The same model on WeChat passes this check.
+        Any model on QQ fails: no inference engine is known there. An ONNX
+        model on Alipay does not fail this check: onnx2tf and
+        tensorflowjs_converter carry it to TensorFlow.js.
 
     Fix:
-        Convert the model to a format an engine on the platform loads; the
-        finding lists each engine with the conversion its profile records.
+        Run the model on a server and call it over HTTPS, or, if the platform
+        has an engine the profile does not know, describe it in a custom
+        profile.
 
     Limitations:
-        Conversions are listed, not checked: whether every operator survives
-        the conversion is not judged by this rule.
+        Only the conversion tools shipped in ``platform_profiles/converters``
+        are considered; routes of more than three conversions are not.
     """
-    model_format = ctx.model.format
-    if any(e.accepts(model_format) for e in ctx.profile.engines):
+    if ctx.routes:
         return
-    name = _FORMAT_NAMES.get(model_format, model_format)
+    name = _FORMAT_NAMES.get(ctx.model.format, ctx.model.format)
     if not ctx.profile.engines:
-        yield format_not_accepted.finding(
+        yield no_route.finding(
             f"no inference engine is known on {ctx.profile.title}; nothing "
             f"shows that a {name} model can run there",
             "run the model on a server and call it over HTTPS, or check the "
@@ -49,16 +52,23 @@ def format_not_accepted(ctx: Context):
             "profile",
         )
         return
-    routes = []
+    if ctx.options.engine is not None:
+        yield no_route.finding(
+            f"no route reaches engine {ctx.options.engine!r} on {ctx.profile.title}",
+            "leave out --engine to let compatcheck pick the route, or name one "
+            "of: " + ", ".join(e.id for e in ctx.profile.engines),
+        )
+        return
+    engines = []
     for engine in ctx.profile.engines:
         ctx.rely(engine.formats)
         formats = engine.formats.value if engine.formats.known else ["unknown"]
-        conversion = engine.convert_from.get(model_format)
-        how = f"convert: {conversion.value}" if conversion else "no known conversion"
-        routes.append(f"{engine.title} loads {', '.join(formats)} ({how})")
-    yield format_not_accepted.finding(
-        f"no engine on {ctx.profile.title} loads {name} models directly",
-        "; ".join(routes),
+        engines.append(f"{engine.title} loads {', '.join(formats)}")
+    yield no_route.finding(
+        f"no engine on {ctx.profile.title} loads {name} models, and no known "
+        f"conversion reaches one: {'; '.join(engines)}",
+        "run the model on a server and call it over HTTPS, or convert it with "
+        "a tool that writes one of the formats above",
     )
 
 

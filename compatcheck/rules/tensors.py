@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from compatcheck.findings import Severity
 from compatcheck.model.graph import TensorInfo
 from compatcheck.profiles.model import Fact
@@ -139,7 +141,9 @@ def io_dtype(ctx: Context):
 
     Limitations:
         Only the graph boundary is checked; whether int64 inside the graph
-        is handled is not documented.
+        is handled is not documented. Types a converter or engine changes on
+        its own (TensorFlow.js turns int64 into int32) are checked after the
+        change.
     """
     fact = ctx.engine.io_dtypes
     if fact is None:
@@ -149,7 +153,12 @@ def io_dtype(ctx: Context):
         return
     boundary = [("input", t) for t in ctx.model.inputs]
     boundary += [("output", t) for t in ctx.model.outputs]
+    mapping = ctx.engine.fact("dtype_map")
+    changed = mapping.value if mapping is not None else {}
     for role, tensor in boundary:
+        if tensor.dtype in changed:
+            ctx.rely(mapping)
+            tensor = dataclasses.replace(tensor, dtype=changed[tensor.dtype])
         problem = _dtype_problem(tensor, fact.value)
         if problem:
             yield io_dtype.finding(
