@@ -81,6 +81,7 @@ def _check_route(
         chain=route.chain(model.path, backend),
         findings=findings,
         unverified=sorted({_describe(f) for f in ctx.relied_on if not f.verified}),
+        commands=[step.command.value for step in route.steps],
     )
 
 

@@ -67,6 +67,7 @@ class RouteResult:
     chain: str
     findings: list[Finding]
     unverified: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -87,6 +88,7 @@ class RouteResult:
             "engine": self.engine,
             "converters": list(self.converters),
             "chain": self.chain,
+            "commands": list(self.commands),
             "verdict": self.verdict,
             "verified": not self.unverified,
             "unverified_facts": list(self.unverified),
@@ -135,6 +137,7 @@ class PlatformResult:
                 "engine": route.engine,
                 "converters": list(route.converters),
                 "chain": route.chain,
+                "commands": list(route.commands),
             }
             if route
             else None,

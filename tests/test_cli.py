@@ -114,7 +114,7 @@ def test_route_verdicts_on_alipay_name_the_nodes(corpus, check_json):
     (texture,) = _findings(result, "CC411")
     # The weight stand-in's producer and the Gemm that reads it.
     assert texture["nodes"] == ["ConstantOfShape_31", "n38"]
-    assert "[25088, 4096]" in texture["message"]
+    assert "fc6_w_0 [4096, 25088] (102,760,448 values" in texture["message"]
     assert result["verdict"] == "fail"
 
 

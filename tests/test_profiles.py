@@ -92,6 +92,22 @@ BROKEN = [
         "limits.main_package_bytes.source: 'X' is not in the sources table",
     ),
     (
+        "unknown shared engine",
+        lambda d: d["engines"][1].update(engine="tfjs5"),
+        "engines[1].engine: 'tfjs5' is not a shared engine profile; use one of: "
+        "bytenn, paddlejs, tfjs",
+    ),
+    (
+        "engine without formats",
+        lambda d: d["engines"][1].pop("engine"),
+        "engines[1]: give 'formats', or 'engine' naming a shared engine",
+    ),
+    (
+        "bad requirement",
+        lambda d: d["engines"][1]["requires"][0].pop("source"),
+        "engines[1].requires[0]: 'source' is missing",
+    ),
+    (
         "unknown row",
         lambda d: d["engines"][0]["operators"]["map"].update(Foo={"row": "Nope"}),
         "engines[0].operators.map.Foo: row 'Nope' is not in",
@@ -143,3 +159,123 @@ def test_unreadable_profiles(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(ProfileError, match=message):
         load_profile(str(path))
+
+
+def _all_library_facts():
+    from compatcheck.profiles.library import converters, engine_specs
+
+    for spec in engine_specs().values():
+        yield from (spec.table, spec.unlisted, *spec.facts.values())
+    for tool in converters().values():
+        yield from (tool.table, tool.unlisted, tool.command)
+        yield from (f for f in (tool.opset, tool.other_paths) if f is not None)
+        yield from tool.unlisted_by_domain.values()
+        for entries in tool.map.values():
+            yield from (entry.fact for entry in entries)
+
+
+def test_every_engine_and_route_fact_cites_a_source():
+    facts = list(_all_library_facts())
+    assert len(facts) > 500
+    for fact in facts:
+        assert fact.url.startswith("https://"), fact.path
+        assert fact.confidence in (
+            "documented",
+            "vendor-doc-mirror",
+            "community",
+            "inferred",
+        ), fact.path
+
+
+def test_engine_tables_match_the_research():
+    from compatcheck.profiles.library import engine_specs
+
+    specs = engine_specs()
+    tfjs = specs["tfjs"].ops
+    by_release = {
+        r: sum(1 for op in tfjs.values() if op.since == r)
+        for r in ("3.5", "3.21", "4.22")
+    }
+    # 216 ops at 3.5.0, 232 at 3.21.0, 248 at 4.22.0.
+    assert by_release == {"3.5": 216, "3.21": 16, "4.22": 16}
+    assert tfjs["SelectV2"].max_rank == 4 and tfjs["Tile"].max_rank == 5
+    assert tfjs["While"].is_async and not tfjs["Conv2D"].is_async
+    assert specs["tfjs"].facts["max_rank"].value == 6
+    paddle = specs["paddlejs"]
+    assert {"conv2d", "pool2d", "batch_norm", "leaky_relu"} <= set(paddle.ops)
+    assert "clip" not in paddle.ops and "shape" not in paddle.ops
+    assert paddle.facts["max_inputs"].value == 1
+    assert specs["bytenn"].table.value == "unknown"
+    assert specs["bytenn"].checked_as == "tfjs"
+
+
+def test_converter_tables_match_the_research():
+    from compatcheck.profiles.library import converters, engine_specs
+
+    tools = converters()
+    onnx2tf = tools["onnx2tf"].map
+    refused = sorted(op for op, entries in onnx2tf.items() if entries[-1].refused)
+    assert refused == ["BitwiseXor", "Gelu", "HardSwish", "Round"]
+    # The other four "N" rows emit TensorFlow ops TensorFlow.js lacks.
+    tfjs = engine_specs()["tfjs"].ops
+    for op, missing in [
+        ("BitShift", "RightShift"),
+        ("ReverseSequence", "ReverseSequence"),
+        ("SpaceToDepth", "SpaceToDepth"),
+        ("ConvTranspose", "Conv3DBackpropInputV2"),
+    ]:
+        produced = {name for entry in onnx2tf[op] for name in entry.ops}
+        assert missing in produced and missing not in tfjs, op
+    assert len(tools["onnx2tf-tflite"].map) == 103
+    assert len(tools["x2paddle"].map) == 97  # 96 listed operators and Dropout
+    tf2onnx = tools["tf2onnx"]
+    assert tf2onnx.opset.value == 13
+    assert tf2onnx.map["HARD_SWISH"][0].refused
+    assert "LSTM" not in tf2onnx.map and "GELU" not in tf2onnx.map
+    assert tf2onnx.map["TFLite_Detection_PostProcess"][0].ops
+
+
+@pytest.mark.parametrize(
+    "kind, edit, message",
+    [
+        (
+            "converter_profile",
+            lambda d: d["operators"]["map"].update(Foo={"ops": ["X"], "mode": 1}),
+            "operators.map.Foo: got",
+        ),
+        (
+            "converter_profile",
+            lambda d: d["operators"]["map"].update(Foo={"int_inputs": {"x": [1]}}),
+            "operators.map.Foo: got",
+        ),
+        (
+            "converter_profile",
+            lambda d: d["command"].update(source="NOPE"),
+            "command.source: 'NOPE' is not in the sources table",
+        ),
+        (
+            "engine_profile",
+            lambda d: d["operators"]["ops"]["Add"].update(kernel="npu"),
+            "operators.ops.Add.kernel: got 'npu'; expected one of",
+        ),
+        (
+            "engine_profile",
+            lambda d: d["facts"].update(max_ram={"value": 1}),
+            "facts: unknown key 'max_ram'",
+        ),
+    ],
+)
+def test_broken_engine_and_converter_files(kind, edit, message):
+    from compatcheck.profiles.validate import validate_document
+
+    folder = (
+        "converters/x2paddle.yaml"
+        if kind == "converter_profile"
+        else "engines/tfjs.yaml"
+    )
+    data = yaml.safe_load((ROOT / "platform_profiles" / folder).read_text())
+    edit(data)
+    with pytest.raises(ProfileError) as caught:
+        validate_document("broken.yaml", data, kind)
+    assert caught.value.where == "broken.yaml"
+    assert message in caught.value.problem

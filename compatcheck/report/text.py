@@ -69,6 +69,7 @@ def _route_lines(result: PlatformResult) -> list[str]:
         lines = ["    route: none reaches an engine of this platform"]
     else:
         lines = [f"    route: {result.route.chain}"]
+        lines += [f"      convert: {command}" for command in result.route.commands]
     others = [r for r in result.routes if r is not result.route]
     if others or result.unreachable:
         lines.append("    other routes:")

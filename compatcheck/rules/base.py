@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -72,7 +71,12 @@ class Rule:
     def summary(self) -> str:
         """The first sentence of "What it checks", on one line."""
         text = " ".join(self.sections().get("What it checks", "").split())
-        return re.split(r"(?<=[.:])\s", text, maxsplit=1)[0].rstrip(".:")
+        depth = 0
+        for index, char in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0 and char in ".:" and text[index + 1 : index + 2] in (" ", ""):
+                return text[:index]
+        return text
 
     def sections(self) -> dict[str, str]:
         """The docstring split into its titled sections."""

@@ -230,8 +230,13 @@ def dynamic_input(ctx: Context):
         )
         if "?" in str(proposal):
             fix += " (replace each ? with the size you feed, or give --input-shape)"
+        stance = (
+            ""
+            if fact.value in ("typical-shape", "fixed-only")
+            else f" ({ctx.engine.title}: {fact.value})"
+        )
         yield dynamic_input.finding(
-            f"input {tensor.name!r} has dynamic dimensions {shown}",
+            f"input {tensor.name!r} has dynamic dimensions {shown}{stance}",
             fix,
             nodes=[tensor.name],
             fact=fact,
