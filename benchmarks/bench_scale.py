@@ -150,6 +150,15 @@ def main() -> None:
                 "-f",
                 "json",
             ],
+            "compatcheck, every platform and route": [
+                sys.executable,
+                "-m",
+                "compatcheck",
+                "-p",
+                "all",
+                "-f",
+                "json",
+            ],
             "onnxruntime usability checker": [
                 sys.executable,
                 "-m",

@@ -97,6 +97,14 @@ def _profiles(argv: list[str]) -> int:
             maxcolwidths=[None, None, 30, 60],
         )
     )
+    from compatcheck.profiles.library import converters
+
+    tools = [
+        [t.id, f"{t.from_format} -> {t.to_format}", t.title]
+        for t in converters().values()
+    ]
+    print("\nconversion tools (routes chain them):")
+    print(tabulate(tools, headers=["tool", "formats", "title"], tablefmt="simple"))
     return EXIT_OK
 
 
@@ -129,6 +137,8 @@ def _show(profile) -> str:
             )
         for fact in engine.requires:
             lines.append(f"  requires: {fact.value}  [{fact.cite()}]")
+        for fact in engine.risks:
+            lines.append(f"  risk: {fact.value}  [{fact.cite()}]")
         if engine.spec is not None:
             spec = engine.spec
             size = f"{len(spec.ops)} operators" if spec.ops else "operators unknown"

@@ -71,8 +71,7 @@ def engine_risk(ctx: Context):
         ctx.rely(fact)
         yield engine_risk.finding(
             f"{ctx.engine.title}: {fact.value}",
-            "prefer a route without this hazard, or test on real phones before "
-            "release",
+            "prefer a route without this hazard, or test on real phones before release",
             fact=fact,
         )
 
