@@ -14,7 +14,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from compatcheck.model.graph import ModelGraph, OpNode, build_graph
+from compatcheck.model.graph import ModelGraph, OpNode
 from compatcheck.profiles.library import converters, engine_specs
 from compatcheck.profiles.model import Conversion, Converter, Engine, Fact, Profile
 
@@ -116,7 +116,9 @@ def convert(model: ModelGraph, tool: Converter) -> tuple[ModelGraph, list[Gap]]:
             reason = verdict.note or "the tool does not list it"
             gaps.append(Gap(tool, verdict.value, op, reason, verdict))
             continue
-        entry = next((e for e in entries if _holds(model, op, e)), None)
+        entry = next(
+            (e for e in entries if not e.conditional or _holds(model, op, e)), None
+        )
         if entry is None:
             reason = "no conversion of the tool fits this node"
             gaps.append(Gap(tool, "unknown", op, reason, entries[0].fact))
@@ -136,7 +138,7 @@ def convert(model: ModelGraph, tool: Converter) -> tuple[ModelGraph, list[Gap]]:
     converted = dataclasses.replace(
         model,
         format=tool.to_format,
-        graph=build_graph(ops),
+        graph=None,
         ops={op.node_id: op for op in ops},
         opsets=_opsets(tool),
         ir_version=None,
@@ -200,16 +202,17 @@ def _shape_holds(model: ModelGraph, op: OpNode, entry: Conversion) -> bool:
             return False
     if entry.output_rank is not None and _output_rank(model, op) != entry.output_rank:
         return False
-    return all(
-        op.attrs.get(name, _ONNX_DEFAULTS.get((op.op_type, name))) in allowed
-        for name, allowed in entry.attributes
-    )
+    for name, allowed in entry.attributes:
+        if op.attrs.get(name, _ONNX_DEFAULTS.get((op.op_type, name))) not in allowed:
+            return False
+    return True
 
 
 def _values_hold(model: ModelGraph, op: OpNode, entry: Conversion) -> bool:
     """Conditions on constant inputs and their values."""
-    if any(_input(op, p) not in model.constants for p in entry.constant_inputs):
-        return False
+    for position in entry.constant_inputs:
+        if _input(op, position) not in model.constants:
+            return False
     for position in entry.scalar_inputs:
         name = _input(op, position)
         info = model.tensors.get(name)

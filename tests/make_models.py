@@ -176,6 +176,18 @@ def big_int64():
     )
 
 
+def mid_int64():
+    """An int64 data constant of 5000: exact in float32, not in half floats."""
+    offset = numpy_helper.from_array(np.array([5000], np.int64), "offset")
+    node = helper.make_node("Add", ["ids", "offset"], ["y"], name="ids/offset")
+    return _model(
+        [node],
+        [_io("ids", [1, 4], TensorProto.INT64)],
+        [_io("y", [1, 4], TensorProto.INT64)],
+        initializers=[offset],
+    )
+
+
 def huge_activation(channels=80):
     """A Relu over 80 x 1024 x 1024 values: more than a 4096-texel packed texture."""
     shape = [1, channels, 1024, 1024]
@@ -388,6 +400,7 @@ CASES = {
     "hardswish.onnx": hardswish,
     "clip.onnx": clip,
     "big_int64.onnx": big_int64,
+    "mid_int64.onnx": mid_int64,
     "huge_activation.onnx": huge_activation,
     "dynamic_activation.onnx": dynamic_activation,
     "where_rank5.onnx": where_rank5,

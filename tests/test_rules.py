@@ -446,6 +446,14 @@ def test_int64_constants_are_judged_by_size(synthetic, check_json):
     assert "2**24" in by_node["ids/offset"]["message"]
 
 
+def test_half_float_exactness_is_a_note(synthetic, check_json):
+    result = check_json(synthetic["mid_int64.onnx"], "alipay", "--engine", "tfjs")
+    finding = _only(result, "CC412")
+    assert finding["severity"] == "info"
+    assert "only values up to 2,048 are" in finding["message"]
+    assert finding["nodes"] == ["ids/offset"]
+
+
 def test_texture_check_uses_the_given_input_shape(synthetic, check_json):
     model = synthetic["dynamic_activation.onnx"]
     assert "CC411" not in codes(check_json(model, "alipay"))

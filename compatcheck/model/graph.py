@@ -116,7 +116,9 @@ class ModelGraph:
     path: str
     format: str
     file_size: int
-    graph: nx.MultiDiGraph
+    # None for a model predicted by a conversion (its operators stand for
+    # source nodes and share their tensors; the source model has the graph).
+    graph: nx.MultiDiGraph | None
     ops: dict[str, OpNode]
     tensors: dict[str, TensorInfo]
     inputs: list[TensorInfo]
@@ -131,6 +133,8 @@ class ModelGraph:
     producer: str = ""
     external_data: list[ExternalDataRef] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Results derived from the source model that every route can share.
+    shared: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def weight_bytes(self) -> int:

@@ -32,6 +32,9 @@ __all__ = [
 # YAML aliases let a small file describe a huge tree ("billion laughs"); a
 # real profile expands to a few thousand values.
 MAX_YAML_VALUES = 200_000
+# libyaml's safe loader when PyYAML was built with it (it is much faster),
+# the pure-Python safe loader otherwise. Both build plain data only.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def profile_dir() -> Path:
@@ -127,7 +130,7 @@ def _read_yaml(path: str) -> dict:
     except UnicodeDecodeError:
         raise ProfileError(path, "is not UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
         if _expanded_size(data, {}) > MAX_YAML_VALUES:
             raise yaml.YAMLError(
                 f"expands to more than {MAX_YAML_VALUES} values through aliases; "

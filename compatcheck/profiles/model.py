@@ -150,6 +150,19 @@ class Conversion:
     min_version: int | None = None
     creates_rank: int | None = None
 
+    @property
+    def conditional(self) -> bool:
+        return bool(
+            self.input_rank
+            or self.output_rank is not None
+            or self.attributes
+            or self.int_inputs
+            or self.constant_inputs
+            or self.scalar_inputs
+            or self.input_dtypes
+            or self.min_version is not None
+        )
+
 
 @dataclass
 class Converter:

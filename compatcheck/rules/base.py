@@ -39,12 +39,14 @@ class Context:
     route: object | None = None
     gaps: list = field(default_factory=list)
     source: ModelGraph | None = None
+    _relied: dict = field(default_factory=dict, repr=False)
     # Results several rules share (per model and engine), computed once.
     memo: dict = field(default_factory=dict)
 
     def rely(self, fact: Fact | None) -> None:
         """Record that a verdict depends on ``fact`` (shown when unverified)."""
-        if fact is not None and fact not in self.relied_on:
+        if fact is not None and id(fact) not in self._relied:
+            self._relied[id(fact)] = fact
             self.relied_on.append(fact)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cache
 from dataclasses import dataclass
 
 from compatcheck.findings import Severity
@@ -94,12 +95,15 @@ def _release(
     )
 
 
+@cache
 def _release_key(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(".") if part.isdigit())
 
 
 def _conditions(model: ModelGraph, op: OpNode, m: OpMapping) -> tuple[bool | None, str]:
     """True when all conditions hold, False with a reason, None if rank unknown."""
+    if m.max_inputs is None and not m.constant_inputs and m.input_rank is None:
+        return True, ""
     present = [name for name in op.inputs if name]
     if m.max_inputs is not None and len(present) > m.max_inputs:
         return False, f"{len(present)} inputs, but {m.row} takes at most {m.max_inputs}"

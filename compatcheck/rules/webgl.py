@@ -176,21 +176,7 @@ def texture_size(ctx: Context):
     ctx.rely(side_fact)
     ctx.rely(per_texel)
     capacity = side_fact.value * side_fact.value * per_texel.value
-    sizes = _dimension_values(ctx)
-    users: dict[str, list[OpNode]] = defaultdict(list)
-    for op in ctx.model.ops.values():
-        for name in (*op.inputs, *op.outputs):
-            if name:
-                users[name].append(op)
-    too_big = []
-    for name, ops in users.items():
-        info = ctx.model.tensors.get(name)
-        if info is None or info.shape is None:
-            continue
-        shape = tuple(sizes.get(d, d) if isinstance(d, str) else d for d in info.shape)
-        count = element_count(shape)
-        if count is not None and count > capacity:
-            too_big.append((count, name, shape, ops))
+    too_big = [item for item in _tensor_sizes(ctx) if item[0] > capacity]
     if not too_big:
         return
     too_big.sort(key=lambda item: (-item[0], item[1]))
@@ -209,6 +195,35 @@ def texture_size(ctx: Context):
         nodes=where(op for item in too_big for op in item[3]),
         fact=side_fact,
     )
+
+
+def _tensor_sizes(ctx: Context) -> list[tuple[int, str, tuple, list[OpNode]]]:
+    """(element count, name, shape, source operators) of every sized tensor.
+
+    Predicted operators keep their source node's tensors, so this is worked
+    out once on the source model and shared by every route.
+    """
+    source = ctx.source or ctx.model
+    key = ("tensor sizes", tuple(sorted(ctx.options.input_shapes.items())))
+    if key in source.shared:
+        return source.shared[key]
+    sizes = _dimension_values(ctx)
+    users: dict[str, list[OpNode]] = defaultdict(list)
+    for op in source.ops.values():
+        for name in (*op.inputs, *op.outputs):
+            if name:
+                users[name].append(op)
+    found = []
+    for name, ops in users.items():
+        info = source.tensors.get(name)
+        if info is None or info.shape is None:
+            continue
+        shape = tuple(sizes.get(d, d) if isinstance(d, str) else d for d in info.shape)
+        count = element_count(shape)
+        if count is not None:
+            found.append((count, name, shape, ops))
+    source.shared[key] = found
+    return found
 
 
 def _dimension_values(ctx: Context) -> dict[str, int]:
@@ -250,13 +265,18 @@ def integer_precision(ctx: Context):
     Limitations:
         Only constants stored in the model whose bytes were read (at most
         64 KiB each) are checked; values computed at run time are not.
+        Values beyond 2048, exact only where the phone renders to float32
+        textures, are noted at info level.
     """
     mapping = ctx.engine.fact("dtype_map")
     exact = ctx.engine.fact("exact_integer_limit")
+    half = ctx.engine.fact("half_float_exact_limit")
     if mapping is None or exact is None or not exact.known:
         return
     source = ctx.source or ctx.model
-    data_uses = _data_uses(source)
+    if "data uses" not in source.shared:
+        source.shared["data uses"] = _data_uses(source)
+    data_uses = source.shared["data uses"]
     for weight in source.weights:
         if weight.int_range is None or weight.name not in data_uses:
             continue
@@ -285,6 +305,18 @@ def integer_precision(ctx: Context):
                 "keep integer data below 2**24, or do this arithmetic in JavaScript",
                 nodes=nodes,
                 fact=exact,
+            )
+        elif half is not None and largest > half.value:
+            ctx.rely(half)
+            yield integer_precision.finding(
+                f"{weight.dtype} constant {weight.name!r} holds values up to "
+                f"{largest:,}: exact with float32 textures, but on phones that "
+                f"fall back to half floats only values up to {half.value:,} are",
+                "test on a phone without float32 render targets, or keep integer "
+                f"data below {half.value:,}",
+                nodes=nodes,
+                fact=half,
+                severity=Severity.INFO,
             )
 
 
