@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import cache
 from dataclasses import dataclass
+from functools import cache
 
 from compatcheck.findings import Severity
 from compatcheck.model.graph import ModelGraph, OpNode
