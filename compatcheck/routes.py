@@ -14,7 +14,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from compatcheck.model.graph import ModelGraph, OpNode
+from compatcheck.model.graph import CREATES_RANK, ModelGraph, OpNode
 from compatcheck.profiles.library import converters, engine_specs
 from compatcheck.profiles.model import Conversion, Converter, Engine, Fact, Profile
 
@@ -29,9 +29,6 @@ FORMAT_TITLES = {
     "paddlejs": "Paddle.js model",
     "bytenn": "ByteNN model",
 }
-
-# Attribute of a predicted operator: the rank its lowering creates inside.
-CREATES_RANK = "compatcheck:creates_rank"
 
 # ONNX attribute defaults that conversion conditions test.
 _ONNX_DEFAULTS = {("Resize", "mode"): "nearest", ("Upsample", "mode"): "nearest"}
@@ -97,43 +94,11 @@ def convert(model: ModelGraph, tool: Converter) -> tuple[ModelGraph, list[Gap]]:
     """Predict what ``tool`` writes for ``model``, and what it cannot convert."""
     ops: list[OpNode] = []
     gaps: list[Gap] = []
-    accepted = engine_specs()[tool.accepts_ops_of] if tool.accepts_ops_of else None
     for op in model.ops.values():
-        if op.domain not in tool.domains:
-            reason = _foreign(op, tool)
-            gaps.append(Gap(tool, "unsupported", op, reason, tool.unlisted))
-            continue
-        entries = tool.map.get(op.op_type)
-        if entries is None and accepted is not None:
-            if op.op_type in accepted.ops:
-                ops.append(_predict(op, op.op_type, 0, tool))
-            else:
-                reason = f"{accepted.title} has no {op.op_type} operator"
-                gaps.append(Gap(tool, "unsupported", op, reason, accepted.unlisted))
-            continue
-        if entries is None:
-            verdict = tool.unlisted_by_domain.get(op.domain, tool.unlisted)
-            reason = verdict.note or "the tool does not list it"
-            gaps.append(Gap(tool, verdict.value, op, reason, verdict))
-            continue
-        entry = next(
-            (e for e in entries if not e.conditional or _holds(model, op, e)), None
-        )
-        if entry is None:
-            reason = "no conversion of the tool fits this node"
-            gaps.append(Gap(tool, "unknown", op, reason, entries[0].fact))
-        elif entry.refused:
-            gaps.append(Gap(tool, "unsupported", op, entry.refused, entry.fact))
-        elif entry.unknown:
-            gaps.append(Gap(tool, "unknown", op, entry.unknown, entry.fact))
+        made = _convert_op(model, op, tool)
+        if isinstance(made, Gap):
+            gaps.append(made)
         else:
-            names = list(entry.ops)
-            if tool.quantized_tensor_ops and _touches_quantized(model, op):
-                names += [n for n in tool.quantized_tensor_ops if n not in names]
-            made = [_predict(op, name, i, tool) for i, name in enumerate(names)]
-            if entry.creates_rank is not None:
-                for item in made:
-                    item.attrs = {**item.attrs, CREATES_RANK: entry.creates_rank}
             ops += made
     converted = dataclasses.replace(
         model,
@@ -146,6 +111,45 @@ def convert(model: ModelGraph, tool: Converter) -> tuple[ModelGraph, list[Gap]]:
         notes=[],
     )
     return converted, gaps
+
+
+def _convert_op(model: ModelGraph, op: OpNode, tool: Converter) -> list[OpNode] | Gap:
+    """The operators ``tool`` writes for one source node, or why it cannot."""
+    if op.domain not in tool.domains:
+        return Gap(tool, "unsupported", op, _foreign(op, tool), tool.unlisted)
+    entries = tool.map.get(op.op_type)
+    if entries is None and tool.accepts_ops_of:
+        # A tool that passes operators through: the upstream engine's table
+        # says what can be there at all.
+        accepted = engine_specs()[tool.accepts_ops_of]
+        if op.op_type in accepted.ops:
+            return [_predict(op, op.op_type, 0, tool)]
+        reason = f"{accepted.title} has no {op.op_type} operator"
+        return Gap(tool, "unsupported", op, reason, accepted.unlisted)
+    if entries is None:
+        verdict = tool.unlisted_by_domain.get(op.domain, tool.unlisted)
+        reason = verdict.note or "the tool does not list it"
+        return Gap(tool, verdict.value, op, reason, verdict)
+
+    entry = next(
+        (e for e in entries if not e.conditional or _holds(model, op, e)), None
+    )
+    if entry is None:
+        reason = "no conversion of the tool fits this node"
+        return Gap(tool, "unknown", op, reason, entries[0].fact)
+    if entry.refused:
+        return Gap(tool, "unsupported", op, entry.refused, entry.fact)
+    if entry.unknown:
+        return Gap(tool, "unknown", op, entry.unknown, entry.fact)
+
+    names = list(entry.ops)
+    if tool.quantized_tensor_ops and _touches_quantized(model, op):
+        names += [n for n in tool.quantized_tensor_ops if n not in names]
+    made = [_predict(op, name, i, tool) for i, name in enumerate(names)]
+    if entry.creates_rank is not None:
+        for item in made:
+            item.attrs = {**item.attrs, CREATES_RANK: entry.creates_rank}
+    return made
 
 
 def _touches_quantized(model: ModelGraph, op: OpNode) -> bool:

@@ -14,6 +14,10 @@ import networkx as nx
 # A dimension is a concrete size, a symbolic name, or None when unknown.
 Dim = int | str | None
 
+# Attribute of an operator predicted by a conversion: the rank of the
+# tensors its lowering creates inside (DepthToSpace through 6-D tensors).
+CREATES_RANK = "compatcheck:creates_rank"
+
 
 @dataclass(frozen=True)
 class TensorInfo:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from compatcheck.findings import Finding, Severity
 from compatcheck.model.graph import ModelGraph
 from compatcheck.profiles.model import Engine, Fact, Profile
+
+if TYPE_CHECKING:
+    from compatcheck.routes import Gap, Route
 
 # Sections every rule docstring must have; `compatcheck explain` prints them.
 DOC_SECTIONS = ("What it checks", "Why it breaks", "Example", "Fix", "Limitations")
@@ -35,9 +39,9 @@ class Context:
     # Platform scope: every route found. Engine scope: the route being
     # checked, what its conversions could not convert, and the user's model
     # (``model`` is then the predicted converted one).
-    routes: list = field(default_factory=list)
-    route: object | None = None
-    gaps: list = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    route: Route | None = None
+    gaps: list[Gap] = field(default_factory=list)
     source: ModelGraph | None = None
     _relied: dict = field(default_factory=dict, repr=False)
     # Results several rules share (per model and engine), computed once.

@@ -13,8 +13,7 @@ from collections import defaultdict
 
 from compatcheck.findings import Severity
 from compatcheck.model.dtypes import element_count
-from compatcheck.model.graph import OpNode
-from compatcheck.routes import CREATES_RANK
+from compatcheck.model.graph import CREATES_RANK, OpNode
 from compatcheck.rules.base import Context, rule
 from compatcheck.rules.operators import where
 
