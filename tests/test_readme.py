@@ -31,3 +31,13 @@ def test_readme_rule_table_matches_the_registry():
     rows = re.findall(r"^\| (CC\d{3}) \| ([a-z-]+) \| (\w+) \|", README, re.M)
     expected = [(r.code, r.name, r.severity.value) for r in all_rules()]
     assert rows == expected
+
+
+def test_readme_sample_report_is_what_the_command_prints(cli, monkeypatch):
+    section = README[README.index("## A report") :]
+    command = re.search(r"`(compatcheck [^`]+)`", section).group(1)
+    shown = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    done = cli(*command.split()[1:])
+    assert done.code == 1
+    assert done.out.rstrip("\n") == shown
