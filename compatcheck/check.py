@@ -23,6 +23,7 @@ def check_model(
     routes = [r for r in find_routes(model.format, profile) if _wanted(r, options)]
     base = Context(model, profile, None, options, routes=routes)
     findings = _run(base, "platform")
+    platform_findings = sorted(findings, key=_order)
 
     checked = [_check_route(model, profile, route, options) for route in routes]
     best = min(checked, key=RouteResult.score) if checked else None
@@ -43,13 +44,15 @@ def check_model(
         route=best,
         routes=sorted(checked, key=RouteResult.score),
         unreachable=_unreachable(profile, routes, options),
+        platform_findings=platform_findings,
     )
 
 
 def _wanted(route: Route, options: Options) -> bool:
-    if options.engine is None:
-        return True
-    return options.engine in engine_names(route.engine)
+    """--engine keeps routes to that engine; --backend, engines that offer it."""
+    if options.engine is not None and options.engine not in engine_names(route.engine):
+        return False
+    return options.backend is None or options.backend in route.engine.backends
 
 
 def engine_names(engine: Engine) -> set[str]:
@@ -95,9 +98,15 @@ def _unreachable(profile: Profile, routes: list[Route], options: Options) -> lis
         if options.engine is not None and options.engine not in engine_names(engine):
             lines.append(f"{engine.id}: not selected (--engine {options.engine})")
             continue
-        loads = ", ".join(engine.formats.value) if engine.formats.known else "unknown"
+        if options.backend is not None and options.backend not in engine.backends:
+            lines.append(f"{engine.id}: has no {options.backend} backend (--backend)")
+            continue
+        if engine.formats.known:
+            loads = f"loads {', '.join(engine.formats.value)}"
+        else:
+            loads = "the model formats it loads are unknown"
         lines.append(
-            f"{engine.id}: loads {loads}; no known conversion reaches it "
+            f"{engine.id}: {loads}; no known conversion reaches it "
             f"({engine.status.value})"
         )
     return lines

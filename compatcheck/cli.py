@@ -168,7 +168,12 @@ def _check(args: argparse.Namespace) -> int:
 def _options(args: argparse.Namespace):
     from compatcheck.rules import Options
 
-    shapes = dict(_parse_shape(item) for item in args.input_shape)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for item in args.input_shape:
+        name, shape = _parse_shape(item)
+        if name in shapes:
+            raise UserError(f"--input-shape {item}", f"{name!r} is given twice")
+        shapes[name] = shape
     engine = args.engine.strip().lower() if args.engine is not None else None
     return Options(backend=args.backend, input_shapes=shapes, engine=engine)
 
@@ -197,12 +202,31 @@ def _one_line(text: str) -> str:
 
 
 def _refuse_overwriting_inputs(output: str | None, models: list[str]) -> None:
-    if output in (None, "-"):
+    """The report never replaces a model: an input (by any link) or another one."""
+    if output in (None, "-") or not os.path.exists(output):
         return
-    target = os.path.realpath(output)
     for model in models:
-        if os.path.realpath(model) == target:
+        try:
+            same = os.path.samefile(model, output)
+        except OSError:
+            same = os.path.realpath(model) == os.path.realpath(output)
+        if same:
             raise UserError(output, "is one of the models; refusing to overwrite it")
+    if os.path.isfile(output) and _is_model(output):
+        raise UserError(
+            output, "is a model file; refusing to overwrite it with a report"
+        )
+
+
+def _is_model(path: str) -> bool:
+    from compatcheck.model import sniff
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    return bool(head) and sniff(path, head) in ("onnx", "tflite")
 
 
 def _write(text: str, output: str | None) -> None:

@@ -79,7 +79,11 @@ def _profiles(argv: list[str]) -> int:
     if args.action == "show":
         if not args.name:
             raise UserError("profiles show", "give a platform name or profile file")
-        sys.stdout.write(_show(load_profile(args.name)))
+        try:
+            profile = load_profile(args.name)
+        except UserError as exc:
+            raise UserError(f"profiles show {args.name}", exc.problem) from None
+        sys.stdout.write(_show(profile))
         return EXIT_OK
     rows = []
     for name in platform_names():

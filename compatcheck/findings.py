@@ -110,6 +110,8 @@ class PlatformResult:
     route: RouteResult | None = None
     routes: list[RouteResult] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    # The platform's own findings (sizes, no route), shared by every route.
+    platform_findings: list[Finding] = field(default_factory=list)
 
     @property
     def engine(self) -> str | None:

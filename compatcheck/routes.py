@@ -31,7 +31,12 @@ FORMAT_TITLES = {
 }
 
 # ONNX attribute defaults that conversion conditions test.
-_ONNX_DEFAULTS = {("Resize", "mode"): "nearest", ("Upsample", "mode"): "nearest"}
+_ONNX_DEFAULTS = {
+    ("Resize", "mode"): "nearest",
+    ("Upsample", "mode"): "nearest",
+    ("Conv", "group"): 1,
+    ("ConvTranspose", "group"): 1,
+}
 
 
 @dataclass(frozen=True)

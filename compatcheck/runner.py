@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from compatcheck.check import check_model, engine_names
 from compatcheck.errors import ModelFormatError, UserError
 from compatcheck.model import ModelGraph, load_model
@@ -20,8 +22,9 @@ def run_check(paths: list[str], platforms: list[str], options: Options) -> Repor
     if not names:
         raise UserError("--platform", "no platform given")
     profiles = [load_profile(name) for name in names]
+    _check_unique(profiles)
     _check_backend(options.backend, profiles)
-    _check_engine(options.engine, profiles)
+    profiles = _with_engine(options, profiles)
     report = Report()
     for path in dict.fromkeys(paths):  # each model once, in the given order
         try:
@@ -47,13 +50,52 @@ def _check_backend(backend: str | None, profiles) -> None:
         )
 
 
-def _check_engine(engine: str | None, profiles) -> None:
-    known = {n for p in profiles for e in p.engines for n in engine_names(e)}
-    if engine is not None and engine not in known:
+def _check_unique(profiles) -> None:
+    seen: dict[str, str] = {}
+    for profile in profiles:
+        if profile.platform in seen:
+            raise UserError(
+                profile.path,
+                f"is also named {profile.platform!r}, like {seen[profile.platform]}; "
+                "give one of them another 'platform' name",
+            )
+        seen[profile.platform] = profile.path
+
+
+def _with_engine(options: Options, profiles) -> list:
+    """With --engine, the platforms that offer it (and a note about the rest)."""
+    if options.engine is None:
+        return profiles
+    wanted = options.engine
+    offering = [
+        p for p in profiles if any(wanted in engine_names(e) for e in p.engines)
+    ]
+    if not offering:
+        known = {n for p in profiles for e in p.engines for n in engine_names(e)}
         choices = ", ".join(sorted(known)) or "none (these platforms have no engine)"
         raise UserError(
-            f"--engine {engine}", f"unknown engine for these platforms; use {choices}"
+            f"--engine {wanted}", f"unknown engine for these platforms; use {choices}"
         )
+    for engine in (e for p in offering for e in p.engines):
+        backend = options.backend
+        if (
+            wanted in engine_names(engine)
+            and backend
+            and backend not in engine.backends
+        ):
+            raise UserError(
+                f"--backend {backend}",
+                f"engine {engine.id} has no such backend; use "
+                + (", ".join(sorted(engine.backends)) or "none"),
+            )
+    skipped = [p.platform for p in profiles if p not in offering]
+    if skipped:
+        print(
+            f"compatcheck: note: --engine {wanted}: not checking "
+            f"{', '.join(skipped)}, which do not offer it",
+            file=sys.stderr,
+        )
+    return offering
 
 
 def _check_input_shapes(shapes: dict, models: list[ModelGraph]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -320,6 +321,25 @@ def test_output_never_overwrites_a_model(cli, tmp_path):
     to_stdout = cli(model, "-p", "wechat", "-o", "-")
     assert "wechat: PASS WITH WARNINGS" in to_stdout.out
 
+    link = tmp_path / "link.onnx"
+    os.link(model, link)
+    done = cli(model, "-p", "wechat", "-o", link)
+    assert done.code == 2 and "is one of the models" in done.err
+    other = tmp_path / "other.tflite"
+    other.write_bytes((DATA / "selfie_segmentation.tflite").read_bytes())
+    done = cli(model, "-p", "wechat", "-o", other)
+    assert done.code == 2
+    assert "is a model file; refusing to overwrite it with a report" in done.err
+    assert other.read_bytes() == (DATA / "selfie_segmentation.tflite").read_bytes()
+
+
+def test_two_profiles_with_one_name_are_refused(cli, tmp_path):
+    copy = tmp_path / "mine.yaml"
+    copy.write_text((ROOT / "platform_profiles" / "wechat.yaml").read_text())
+    done = cli(DATA / "pytorch_super_resolution.onnx", "-p", f"wechat,{copy}")
+    assert done.code == 2
+    assert f"{copy}: is also named 'wechat'" in done.err
+
 
 def test_line_breaks_in_input_stay_on_one_line(cli):
     done = cli("explain", "CC200\nsecond line")
@@ -383,3 +403,24 @@ def test_more_usage_errors(cli, tmp_path):
     assert unwritable.code == 2 and "cannot write the report" in unwritable.err
     show = cli("profiles", "show")
     assert show.code == 2 and "give a platform name or profile file" in show.err
+
+
+def test_other_routes_count_the_platform_findings_too(cli):
+    done = cli(DATA / "pytorch_super_resolution.onnx", "-p", "wechat")
+    # CC500 (the .onnx upload whitelist) applies whatever the route.
+    assert "tfjs-wechat via onnx2tf: pass with warnings, 0 error(s), 3 warning(s)" in (
+        done.out
+    )
+
+
+def test_terminal_escapes_in_names_are_shown_not_run(cli, tmp_path):
+    import onnx
+    from make_models import gelu
+
+    model = gelu()
+    model.graph.node[0].name = "evil\x1b[2J\x9bname"
+    path = tmp_path / "evil.onnx"
+    onnx.save(model, path)
+    done = cli(path, "-p", "wechat", "--engine", "wx-inference")
+    assert "\x1b" not in done.out and "\x9b" not in done.out
+    assert "evil\\x1b[2J\\x9bname" in done.out

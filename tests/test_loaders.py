@@ -110,6 +110,7 @@ BAD_INPUTS = [
     ("empty", "e.onnx", b"", "is empty (0 bytes)"),
     ("truncated onnx", "t.onnx", ONNX_BYTES[:5000], "truncated or corrupt ONNX file"),
     ("garbage onnx", "g.onnx", b"\x07" * 64, "truncated or corrupt ONNX file"),
+    ("onnx without a graph", "tiny.onnx", b"\x08\x07", "has no graph"),
     ("truncated tflite", "t.tflite", TFLITE_BYTES[:3000], "corrupt TFLite file"),
     ("tflite, no identifier", "x.tflite", b"\0" * 64, "the TFL3 identifier is missing"),
     (
@@ -248,3 +249,25 @@ def test_zip_archives_are_told_apart(tmp_path, names, message):
     _zip(path, names)
     with pytest.raises(ModelFormatError, match=message):
         load_model(str(path))
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: setattr(m, "ir_version", 0), "has IR version 0, which no ONNX"),
+        (
+            lambda m: setattr(m.opset_import[0], "version", -3),
+            "imports opset -3 of ai.onnx, which does not exist",
+        ),
+    ],
+)
+def test_impossible_versions_are_refused(tmp_path, edit, message):
+    from make_models import relu
+
+    model = relu()
+    edit(model)
+    path = tmp_path / "odd.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(ModelFormatError) as caught:
+        load_model(str(path))
+    assert message in caught.value.problem

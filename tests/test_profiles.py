@@ -100,7 +100,34 @@ BROKEN = [
     (
         "engine without formats",
         lambda d: d["engines"][1].pop("engine"),
-        "engines[1]: give 'formats', or 'engine' naming a shared engine",
+        "engines[1]: give either 'formats' or 'engine'",
+    ),
+    (
+        "engine and formats",
+        lambda d: d["engines"][1].update(
+            d["engines"][0]["formats"] and {"formats": d["engines"][0]["formats"]}
+        ),
+        "engines[1]: give either 'formats' or 'engine'",
+    ),
+    (
+        "release is not a version",
+        lambda d: d["engines"][1]["version"].update(value="abc"),
+        "engines[1].version.value: got 'abc'",
+    ),
+    (
+        "duplicate engine id",
+        lambda d: d["engines"][2].update(id="tfjs-wechat"),
+        "engines[2].id: 'tfjs-wechat' is already the id of engines[1]",
+    ),
+    (
+        "opset range upside down",
+        lambda d: d["engines"][0]["opset"].update(value={"min": 13, "max": 8}),
+        "engines[0].opset.value: min 13 is above max 8",
+    ),
+    (
+        "platform named all",
+        lambda d: d.update(platform="all"),
+        "platform: ",
     ),
     (
         "bad requirement",

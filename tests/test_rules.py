@@ -516,7 +516,61 @@ def test_engine_flag_forces_a_route(synthetic, check_json, cli):
     both = cli(
         synthetic["relu.onnx"], "-p", "baidu,alipay", "--engine", "tfjs", "-f", "json"
     )
-    baidu, alipay = both.json()["results"]
-    assert baidu["route"] is None
-    assert "no route reaches engine 'tfjs'" in _only(baidu, "CC100")["message"]
+    (alipay,) = both.json()["results"]
     assert alipay["route"]["engine"] == "tfjs-webgl"
+    assert "--engine tfjs: not checking baidu, which do not offer it" in both.err
+    mismatch = cli(
+        synthetic["relu.onnx"],
+        "-p",
+        "wechat",
+        "--engine",
+        "tfjs",
+        "--backend",
+        "ios-npu",
+    )
+    assert mismatch.code == 2
+    assert "engine tfjs-wechat has no such backend; use webgl" in mismatch.err
+
+
+def test_backend_keeps_routes_to_engines_that_have_it(synthetic, check_json):
+    result = check_json(synthetic["relu.onnx"], "wechat", "--backend", "ios-npu")
+    assert [r["engine"] for r in result["routes"]] == ["wx-inference"]
+    assert result["route"]["chain"].endswith("wx.createInferenceSession (ios-npu)")
+    unreachable = result["unreachable_engines"]
+    assert "tfjs-wechat: has no ios-npu backend (--backend)" in unreachable
+
+
+def test_bytenn_types_are_bounded_by_tensorflow_js(corpus, check_json):
+    model = corpus / "onnx-node-tests" / "test_add_uint64.onnx"
+    result = check_json(model, "douyin", "--engine", "bytenn")
+    types = _findings_of(result, "CC400")
+    assert types and all(f["severity"] == "warning" for f in types)
+    assert "is uint64" in types[0]["message"]
+    tfjs = check_json(model, "douyin", "--engine", "tfjs")
+    assert all(f["severity"] == "error" for f in _findings_of(tfjs, "CC400"))
+
+
+def _findings_of(result, code):
+    return [f for f in result["findings"] if f["code"] == code]
+
+
+def test_rewrite_hint_belongs_to_the_tool(corpus, check_json):
+    model = corpus / "mediapipe-npm" / "selfie_segmentation.tflite"
+    via_tf2onnx = check_json(model, "wechat", "--engine", "wx-inference")
+    (gap,) = [
+        f for f in _findings_of(via_tf2onnx, "CC210") if f["op_type"] == "HARD_SWISH"
+    ]
+    assert "--opset 14" in gap["fix"]
+    via_onnx2tf = check_json(model, "alipay", "--engine", "tfjs")
+    gaps = [
+        f for f in _findings_of(via_onnx2tf, "CC210") if f["op_type"] == "HARD_SWISH"
+    ]
+    assert gaps and "--opset" not in gaps[0]["fix"]
+    assert "relu6(x + 3) / 6" in gaps[0]["fix"]
+
+
+def test_grouped_convolution_is_the_only_depthwise_one(corpus, check_json):
+    vgg = check_json(corpus / "onnx-light" / "light_vgg19.onnx", "douyin")
+    (unknown,) = _findings_of(vgg, "CC201")
+    assert "DepthwiseConv2dNative" not in unknown["message"]
+    assert "Conv2D" in unknown["message"]

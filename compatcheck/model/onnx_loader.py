@@ -35,6 +35,7 @@ def load_onnx(path: str, data, file_size: int) -> ModelGraph:
         raise ModelFormatError(
             path, f"truncated or corrupt ONNX file ({exc}); re-export the model"
         ) from None
+    _check_header(path, proto)
     notes: list[str] = []
     proto = _infer_shapes(proto, notes)
     walker = _GraphWalker(proto, stripped)
@@ -93,6 +94,24 @@ def _real_inputs(graph: onnx.GraphProto):
 def _domain(domain: str) -> str:
     domain = _text(domain)
     return "ai.onnx" if domain in _DEFAULT_DOMAINS else domain
+
+
+def _check_header(path: str, proto: onnx.ModelProto) -> None:
+    """Refuse protobuf data that parses but is not a usable ONNX model."""
+    if not proto.HasField("graph"):
+        raise ModelFormatError(
+            path, "has no graph, so it is not an ONNX model; export the model again"
+        )
+    if proto.ir_version < 1:
+        raise ModelFormatError(
+            path, f"has IR version {proto.ir_version}, which no ONNX release writes"
+        )
+    for entry in proto.opset_import:
+        if entry.version < 1:
+            domain = _domain(entry.domain)
+            raise ModelFormatError(
+                path, f"imports opset {entry.version} of {domain}, which does not exist"
+            )
 
 
 def _text(value) -> str:

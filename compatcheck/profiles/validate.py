@@ -34,7 +34,15 @@ def _validator(kind: str) -> jsonschema.Draft202012Validator:
 def validate_profile(path: str, data: dict) -> None:
     """Raise ProfileError naming the first problem found, by key path."""
     validate_document(path, data, "platform")
+    seen: dict[str, int] = {}
     for index, engine in enumerate(data["engines"]):
+        if engine["id"] in seen:
+            raise ProfileError(
+                path,
+                f"engines[{index}].id: {engine['id']!r} is already the id of "
+                f"engines[{seen[engine['id']]}]; engine ids must be unique",
+            )
+        seen[engine["id"]] = index
         _check_engine(path, f"engines[{index}]", engine)
 
 
@@ -115,10 +123,19 @@ def _source_refs(node, key_path: str):
 
 
 def _check_engine(path: str, where: str, engine: dict) -> None:
-    if "formats" not in engine and "engine" not in engine:
+    if ("formats" in engine) == ("engine" in engine):
         raise ProfileError(
-            path, f"{where}: give 'formats', or 'engine' naming a shared engine"
+            path,
+            f"{where}: give either 'formats' or 'engine' (a shared engine, which "
+            "brings its own format), not both or neither",
         )
+    for key in ("opset", "ir_version"):
+        value = engine.get(key, {}).get("value")
+        if isinstance(value, dict) and value["min"] > value["max"]:
+            raise ProfileError(
+                path,
+                f"{where}.{key}.value: min {value['min']} is above max {value['max']}",
+            )
     backends = set(engine.get("backends", {}))
     rows = engine.get("operator_table", {}).get("rows", {})
     for row, spec in rows.items():

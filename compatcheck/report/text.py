@@ -7,7 +7,13 @@ import textwrap
 
 from tabulate import tabulate
 
-from compatcheck.findings import Finding, PlatformResult, RouteResult, Severity
+from compatcheck.findings import (
+    Finding,
+    PlatformResult,
+    RouteResult,
+    Severity,
+    verdict_of,
+)
 from compatcheck.model.graph import ModelGraph
 from compatcheck.report import Report
 
@@ -20,6 +26,7 @@ _VERDICTS = {"pass": "PASS", "warn": "PASS WITH WARNINGS", "fail": "FAIL"}
 
 
 def render_text(report: Report) -> str:
+    """The whole report; control characters from model files are escaped."""
     blocks = []
     for model in report.models:
         results = [r for r in report.results if r.model == model.path]
@@ -29,7 +36,7 @@ def render_text(report: Report) -> str:
     if len({r.platform for r in report.results}) > 1:
         blocks.append(_matrix(report))
     blocks.append(_summary(report))
-    return "\n\n".join(blocks) + "\n"
+    return _printable("\n\n".join(blocks)) + "\n"
 
 
 def _model_block(model: ModelGraph, results: list[PlatformResult]) -> str:
@@ -74,22 +81,37 @@ def _route_lines(result: PlatformResult) -> list[str]:
     if others or result.unreachable:
         lines.append("    other routes:")
     for route in others:
-        lines.append(_cut(f"      {route.name}: {_route_summary(route)}"))
+        summary = _route_summary(route, result.platform_findings)
+        lines.append(_cut(f"      {route.name}: {summary}"))
     for line in result.unreachable:
         lines.append(_cut(f"      {line}"))
     return lines
 
 
-def _route_summary(route: RouteResult) -> str:
-    counts = {s: sum(1 for f in route.findings if f.severity is s) for s in Severity}
+def _route_summary(route: RouteResult, shared: list[Finding]) -> str:
+    """Verdict and counts as if this route were chosen, and its worst finding."""
+    findings = [*shared, *route.findings]
+    counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+    verdict = verdict_of(findings)
     text = (
-        f"{_VERDICTS[route.verdict].lower()}, {counts[Severity.ERROR]} error(s), "
+        f"{_VERDICTS[verdict].lower()}, {counts[Severity.ERROR]} error(s), "
         f"{counts[Severity.WARNING]} warning(s)"
     )
     worst = next((f for f in route.findings if f.severity is not Severity.INFO), None)
     if worst is not None:
         text += f"; {worst.code} {worst.message}"
     return text
+
+
+# Names in a model are untrusted text: a terminal escape sequence in a node
+# name must reach the screen as visible characters, not as a command.
+_CONTROL = {
+    c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if c != 0x0A
+}
+
+
+def _printable(text: str) -> str:
+    return text.translate(_CONTROL)
 
 
 def _cut(line: str) -> str:

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from compatcheck.findings import Severity
 from compatcheck.rules.base import Context, rule
-from compatcheck.rules.operators import REWRITES
+from compatcheck.rules.operators import rewrite_for
 
 
 @rule("CC110", "engine-requirements", Severity.INFO, "engine")
@@ -118,7 +118,7 @@ def conversion_unsupported(ctx: Context):
         checked.
     """
     for tool, op_type, reason, nodes, fact in _gap_groups(ctx, "unsupported"):
-        fix = REWRITES.get(op_type) or (
+        fix = rewrite_for(op_type, tool.id) or (
             f"replace {op_type} with operators {tool.id} converts, or choose "
             "another route"
         )

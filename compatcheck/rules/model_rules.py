@@ -123,9 +123,14 @@ def custom_operator(ctx: Context):
         kind = {"custom": "TFLite custom", "flex": "TFLite Flex (select TF)"}.get(
             domain, f"ONNX {domain}"
         )
+        what = (
+            "is in the ONNX-ML domain, which no mini-program engine implements"
+            if domain == "ai.onnx.ml"
+            else "is not a standard operator"
+        )
         yield custom_operator.finding(
-            f"{kind} operator {op_type} is not a standard operator "
-            f"({len(nodes)} node(s)); {ctx.engine.title} does not implement it",
+            f"{kind} operator {op_type} {what} ({len(nodes)} node(s)); "
+            f"{ctx.engine.title} does not implement it",
             _custom_fix(domain, op_type),
             nodes=nodes,
             op_type=op_type,

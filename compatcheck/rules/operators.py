@@ -32,11 +32,23 @@ REWRITES = {
     "Resize": "Unsqueeze to a 4-D NCHW tensor, Resize, then Squeeze",
     "HardSwish": "write HardSwish as x * HardSigmoid(x) with alpha 1/6 and beta 0.5",
     # TFLite builtins, for conversions out of TFLite.
-    "HARD_SWISH": "convert with --opset 14 (outside WeChat's known range), or "
-    "write hard-swish as x * relu6(x + 3) / 6 in the source model",
+    "HARD_SWISH": "write hard-swish as x * relu6(x + 3) / 6 in the source model",
     "GELU": "write GELU as 0.5 * x * (1 + tanh(0.7978846 * (x + 0.044715 * x^3))) "
     "in the source model (MUL, ADD, TANH)",
 }
+
+
+# Rewrites that only one conversion tool needs, by (tool id, operator).
+TOOL_REWRITES = {
+    ("tf2onnx", "HARD_SWISH"): "convert with --opset 14, where tf2onnx writes "
+    "HardSwish (outside WeChat's known range 8-13), or write hard-swish as "
+    "x * relu6(x + 3) / 6 in the source model",
+}
+
+
+def rewrite_for(op_type: str, tool: str = "") -> str | None:
+    """A standard rewrite for an operator, specific to a tool where one is."""
+    return TOOL_REWRITES.get((tool, op_type)) or REWRITES.get(op_type)
 
 
 @dataclass(frozen=True)
@@ -246,10 +258,14 @@ def _table_unknown(ctx: Context):
     shown = ", ".join(types[:8]) + (
         f" (+{len(types) - 8} more)" if len(types) > 8 else ""
     )
+    count = (
+        "the one operator type"
+        if len(types) == 1
+        else f"all {len(types)} operator types"
+    )
     yield operator_support_unknown.finding(
-        f"{ctx.engine.title} publishes no operator table ({table.note}); all "
-        f"{len(types)} operator types of the converted model are unverified: "
-        f"{shown}",
+        f"{ctx.engine.title} publishes no operator table ({table.note}); "
+        f"{count} of the converted model are unverified: {shown}",
         f"test the converted model with {ctx.engine.title} on a real phone, and "
         "ask the platform for its operator list",
         fact=table,

@@ -46,6 +46,9 @@ def no_route(ctx: Context):
     if not ctx.profile.engines:
         yield no_route.finding(
             f"no inference engine is known on {ctx.profile.title}; nothing "
+            f"shows that an {name} model can run there"
+            if name[0] in "AEIOU"
+            else f"no inference engine is known on {ctx.profile.title}; nothing "
             f"shows that a {name} model can run there",
             "run the model on a server and call it over HTTPS, or check the "
             "platform's current documentation and add an engine to a custom "
@@ -120,7 +123,8 @@ def package_size(ctx: Context):
         fact = main
     extension = os.path.splitext(ctx.model.path)[1].lstrip(".").lower()
     if types.known and extension not in types.value:
-        reasons.append(f"'.{extension}' files are not on the package upload whitelist")
+        kind = f"'.{extension}' files" if extension else "files without an extension"
+        reasons.append(f"{kind} are not on the package upload whitelist")
     if reasons:
         yield package_size.finding(
             "the model cannot ship inside a code package: " + "; ".join(reasons),

@@ -141,7 +141,9 @@ def io_dtype(ctx: Context):
 
     Limitations:
         Only the graph boundary is checked; whether int64 inside the graph
-        is handled is not documented. Types a converter or engine changes on
+        is handled is not documented. For ByteNN, whose types are not
+        documented, TensorFlow.js's types are the bound and a type outside
+        them is a warning. Types a converter or engine changes on
         its own (TensorFlow.js turns int64 into int32) are checked after the
         change.
     """
@@ -149,8 +151,13 @@ def io_dtype(ctx: Context):
     if fact is None:
         return
     ctx.rely(fact)
+    severity = None
     if not fact.known:
-        return
+        # An engine whose model starts as another engine's (ByteNN from
+        # TensorFlow.js) cannot take types that engine's format cannot.
+        fact, severity = _upper_bound(ctx), Severity.WARNING
+        if fact is None:
+            return
     boundary = [("input", t) for t in ctx.model.inputs]
     boundary += [("output", t) for t in ctx.model.outputs]
     mapping = ctx.engine.fact("dtype_map")
@@ -171,10 +178,25 @@ def io_dtype(ctx: Context):
                 ),
                 nodes=[tensor.name],
                 fact=fact,
+                severity=severity,
             )
 
 
+def _upper_bound(ctx: Context):
+    spec = ctx.engine.spec
+    if spec is None or not spec.checked_as:
+        return None
+    from compatcheck.profiles.library import engine_specs
+
+    bound = engine_specs()[spec.checked_as].facts.get("io_dtypes")
+    if bound is not None:
+        ctx.rely(bound)
+    return bound
+
+
 def _dtype_problem(tensor: TensorInfo, allowed: list[str]) -> str:
+    if tensor.kind == "unknown":
+        return "has no type"
     if tensor.kind != "tensor":
         return f"is a {tensor.dtype}, not a tensor"
     if tensor.dtype not in allowed:

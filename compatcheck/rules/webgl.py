@@ -124,6 +124,8 @@ def rank_limit(ctx: Context):
     groups: dict[tuple[str, int], list[OpNode]] = defaultdict(list)
     worst: dict[tuple[str, int], int] = {}
     for op, entry in _spec_ops(ctx):
+        if entry.kernel not in ("gpu", "cpu-or-gpu"):
+            continue  # no shader: the graph executor or the CPU handles it
         limit = entry.max_rank or limit_fact.value
         rank = _rank(ctx, op)
         if rank is not None and rank > limit:
@@ -154,9 +156,9 @@ def texture_size(ctx: Context):
         maximum on this browser / GPU"; the phone's GPU sets the limit.
 
     Example:
-        A [1, 64, 1024, 1024] activation (67 M values) needs a 4096 x 4096
-        packed texture and fails where the limit is 4096; at 512 x 512 it
-        passes.
+        A [1, 80, 1024, 1024] activation (84 M values) needs more than a
+        4096 x 4096 packed texture and fails where the limit is 4096; at
+        512 x 512 it passes.
 
     Fix:
         Feed a smaller input (tile the image), or reduce the channel count
@@ -239,7 +241,7 @@ def _dimension_values(ctx: Context) -> dict[str, int]:
     return values
 
 
-@rule("CC412", "integer-precision", Severity.WARNING, "engine")
+@rule("CC412", "integer-precision", Severity.ERROR, "engine")
 def integer_precision(ctx: Context):
     """
     What it checks:
@@ -264,8 +266,9 @@ def integer_precision(ctx: Context):
     Limitations:
         Only constants stored in the model whose bytes were read (at most
         64 KiB each) are checked; values computed at run time are not.
-        Values beyond 2048, exact only where the phone renders to float32
-        textures, are noted at info level.
+        Wrapping beyond int32 is an error, rounding beyond 2**24 a warning,
+        and values beyond 2048, exact only where the phone renders to
+        float32 textures, a note.
     """
     mapping = ctx.engine.fact("dtype_map")
     exact = ctx.engine.fact("exact_integer_limit")
@@ -293,7 +296,6 @@ def integer_precision(ctx: Context):
                 "do this arithmetic in JavaScript",
                 nodes=nodes,
                 fact=mapping,
-                severity=Severity.ERROR,
             )
         elif largest > exact.value:
             ctx.rely(exact)
@@ -304,6 +306,7 @@ def integer_precision(ctx: Context):
                 "keep integer data below 2**24, or do this arithmetic in JavaScript",
                 nodes=nodes,
                 fact=exact,
+                severity=Severity.WARNING,
             )
         elif half is not None and largest > half.value:
             ctx.rely(half)
