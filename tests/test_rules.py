@@ -187,7 +187,14 @@ def test_external_data_outside_the_folder(tmp_path, check_json):
     folder.mkdir()
     good = save_external(large_weights(0.5), str(folder), "ok.onnx", "ok.onnx.data")
     result = check_json(good, "wechat")
-    assert "CC002" not in codes(result)
+    (finding,) = [f for f in result["findings"] if f["code"] == "CC002"]
+    assert finding["severity"] == "warning"
+    assert "live in ok.onnx.data, beside the model" in finding["message"]
+    embedded = tmp_path / "embedded.onnx"
+    import onnx
+
+    onnx.save(large_weights(0.5), embedded)
+    assert "CC002" not in codes(check_json(embedded, "wechat"))
 
     secret = tmp_path / "secret.bin"
     secret.write_bytes(b"\0" * 1024 * 1024)
@@ -574,3 +581,24 @@ def test_grouped_convolution_is_the_only_depthwise_one(corpus, check_json):
     (unknown,) = _findings_of(vgg, "CC201")
     assert "DepthwiseConv2dNative" not in unknown["message"]
     assert "Conv2D" in unknown["message"]
+
+
+def test_widened_weights_name_the_limit_they_cross(tmp_path, check_json):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((1536, 2048), np.float16), "w16")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w16"], ["y"], name="dense")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [1, 1536])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [1, 2048])],
+        [weight],
+    )
+    path = tmp_path / "half.onnx"
+    onnx.save(helper.make_model(graph), path)  # about 6 MB, 12 MB as float32
+    result = check_json(path, "douyin", "--engine", "tfjs")
+    finding = _only(result, "CC413")
+    assert "over the user-file quota (10 MB)" in finding["message"]
+    assert "CC501" not in codes(result)

@@ -68,11 +68,25 @@ def external_data_unsafe(ctx: Context):
 
     Limitations:
         Only sizes are checked; the bytes in the external file are not read.
+        Well-formed external data is a warning: no engine documents whether
+        it reads it.
     """
     by_problem: dict[str, list[str]] = defaultdict(list)
     for ref in ctx.model.external_data:
         if ref.problem:
             by_problem[f"location {ref.location!r} {ref.problem}"].append(ref.tensor)
+    safe = [ref.tensor for ref in ctx.model.external_data if not ref.problem]
+    if safe:
+        files = sorted({ref.location for ref in ctx.model.external_data})
+        yield external_data_unsafe.finding(
+            f"the weights of {len(safe)} tensor(s) live in {', '.join(files)}, "
+            "beside the model; mini-program engines are given one model file and "
+            "none documents reading external data",
+            "embed the weights in the .onnx file (onnx.save without "
+            "save_as_external_data) before shipping it",
+            nodes=safe,
+            severity=Severity.WARNING,
+        )
     for problem, tensors in sorted(by_problem.items()):
         yield external_data_unsafe.finding(
             f"external data of {len(tensors)} tensor(s): {problem}; "

@@ -355,7 +355,8 @@ def float16_widened(ctx: Context):
 
     Limitations:
         Sizes are weight bytes; the converter's JSON and sharding overhead
-        is not counted.
+        is not counted. The finding names the platform limits the widening
+        crosses; the size rules (CC500-CC502) judge the file as given.
     """
     mapping = ctx.engine.fact("dtype_map")
     if mapping is None or mapping.value.get("float16") != "float32":
@@ -367,14 +368,28 @@ def float16_widened(ctx: Context):
     ctx.rely(mapping)
     extra = sum(w.byte_size for w in half)
     total = source.deploy_bytes + extra
+    over = [
+        f"over the {what} ({fact.value / 1048576:.0f} MB)"
+        for key, what in _SIZE_LIMITS
+        if isinstance((fact := ctx.profile.limits[key]).value, int)
+        and source.deploy_bytes <= fact.value < total
+    ]
     yield float16_widened.finding(
         f"{len(half)} float16 weight tensor(s) ({extra / 1048576:.2f} MB) become "
         f"float32 on {ctx.engine.title}: the converted weights grow to about "
-        f"{total / 1048576:.2f} MB",
+        f"{total / 1048576:.2f} MB" + (f", {' and '.join(over)}" if over else ""),
         "budget for the float32 size when planning the package or download, or "
         "use an engine that keeps float16",
         fact=mapping,
     )
+
+
+# Limits a model can cross only because conversion widened its weights.
+_SIZE_LIMITS = (
+    ("main_package_bytes", "main package limit"),
+    ("user_files_bytes", "user-file quota"),
+    ("download_bytes", "download limit"),
+)
 
 
 @rule("CC414", "async-execution", Severity.WARNING, "engine")
