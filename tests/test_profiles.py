@@ -8,6 +8,7 @@ from conftest import ROOT
 
 from compatcheck.errors import ProfileError, UserError
 from compatcheck.profiles import load_profile, platform_names, resolve_platforms
+from compatcheck.profiles.model import CONFIDENCE_ORDER
 
 SHIPPED = ["alipay", "baidu", "douyin", "qq", "wechat"]
 
@@ -22,14 +23,13 @@ def test_every_fact_cites_a_source_url(name):
     facts = list(profile.limits.values())
     for engine in profile.engines:
         facts += [engine.status, engine.formats, *engine.requires]
+    _assert_sourced(facts)
+
+
+def _assert_sourced(facts) -> None:
     for fact in facts:
         assert fact.url.startswith("https://"), fact.path
-        assert fact.confidence in (
-            "documented",
-            "vendor-doc-mirror",
-            "community",
-            "inferred",
-        )
+        assert fact.confidence in CONFIDENCE_ORDER, fact.path
 
 
 def test_aliases_and_all():
@@ -204,14 +204,7 @@ def _all_library_facts():
 def test_every_engine_and_route_fact_cites_a_source():
     facts = list(_all_library_facts())
     assert len(facts) > 500
-    for fact in facts:
-        assert fact.url.startswith("https://"), fact.path
-        assert fact.confidence in (
-            "documented",
-            "vendor-doc-mirror",
-            "community",
-            "inferred",
-        ), fact.path
+    _assert_sourced(facts)
 
 
 def test_engine_tables_match_the_research():

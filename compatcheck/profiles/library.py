@@ -73,7 +73,7 @@ def _unique(path: str, key: str, value: str, seen: dict) -> None:
         raise ProfileError(path, f"{key}: {value!r} is already defined elsewhere")
 
 
-def _fact(path: str, sources: dict, where: str, raw: dict, value=None) -> Fact:
+def _fact(sources: dict, where: str, raw: dict, value=None) -> Fact:
     return Fact(
         path=where,
         value=raw["value"] if value is None else value,
@@ -98,10 +98,10 @@ def _build_engine(path: str, data: dict) -> EngineSpec:
         backend=data.get("backend", ""),
         sources=sources,
         facts={
-            key: _fact(path, sources, f"{name}.facts.{key}", raw)
+            key: _fact(sources, f"{name}.facts.{key}", raw)
             for key, raw in data["facts"].items()
         },
-        table=_fact(path, sources, f"{name}.operators", operators, table_value),
+        table=_fact(sources, f"{name}.operators", operators, table_value),
         unlisted=_fact(
             path, sources, f"{name}.operators.unlisted", operators["unlisted"]
         ),
@@ -124,7 +124,7 @@ def _build_converter(path: str, data: dict) -> Converter:
     sources = data["sources"]
     name = data["converter"]
     operators = data["operators"]
-    table = _fact(path, sources, f"{name}.operators", operators, "table")
+    table = _fact(sources, f"{name}.operators", operators, "table")
     mapping = {}
     for op, raw in operators["map"].items():
         entries = (
@@ -144,18 +144,18 @@ def _build_converter(path: str, data: dict) -> Converter:
         reads=data["reads"]["namespace"],
         domains=tuple(data["reads"]["domains"]),
         writes=data["writes"],
-        command=_fact(path, sources, f"{name}.command", data["command"]),
+        command=_fact(sources, f"{name}.command", data["command"]),
         sources=sources,
         table=table,
         unlisted=_fact(
             path, sources, f"{name}.operators.unlisted", operators["unlisted"]
         ),
         map=mapping,
-        opset=_fact(path, sources, f"{name}.opset", data["opset"])
+        opset=_fact(sources, f"{name}.opset", data["opset"])
         if "opset" in data
         else None,
         accepts_ops_of=data.get("accepts_ops_of", ""),
-        other_paths=_fact(path, sources, f"{name}.operators.other_paths", other)
+        other_paths=_fact(sources, f"{name}.operators.other_paths", other)
         if other
         else None,
         unlisted_by_domain={
@@ -179,7 +179,7 @@ def _conversion(sources: dict, where: str, raw, table: dict) -> Conversion:
     }
     rank = raw.get("input_rank")
     return Conversion(
-        fact=_fact("", sources, where, sourced),
+        fact=_fact(sources, where, sourced),
         ops=tuple(raw.get("ops", ())),
         refused=raw.get("refused", ""),
         unknown=raw.get("unknown", ""),
