@@ -102,9 +102,7 @@ def _build_engine(path: str, data: dict) -> EngineSpec:
             for key, raw in data["facts"].items()
         },
         table=_fact(sources, f"{name}.operators", operators, table_value),
-        unlisted=_fact(
-            path, sources, f"{name}.operators.unlisted", operators["unlisted"]
-        ),
+        unlisted=_fact(sources, f"{name}.operators.unlisted", operators["unlisted"]),
         ops={
             op: OpSpec(
                 name=op,
@@ -147,9 +145,7 @@ def _build_converter(path: str, data: dict) -> Converter:
         command=_fact(sources, f"{name}.command", data["command"]),
         sources=sources,
         table=table,
-        unlisted=_fact(
-            path, sources, f"{name}.operators.unlisted", operators["unlisted"]
-        ),
+        unlisted=_fact(sources, f"{name}.operators.unlisted", operators["unlisted"]),
         map=mapping,
         opset=_fact(sources, f"{name}.opset", data["opset"])
         if "opset" in data
@@ -159,9 +155,7 @@ def _build_converter(path: str, data: dict) -> Converter:
         if other
         else None,
         unlisted_by_domain={
-            domain: _fact(
-                path, sources, f"{name}.operators.unlisted_by_domain.{domain}", raw
-            )
+            domain: _fact(sources, f"{name}.operators.unlisted_by_domain.{domain}", raw)
             for domain, raw in operators.get("unlisted_by_domain", {}).items()
         },
         quantized_tensor_ops=tuple(data.get("quantized_tensor_ops", ())),
