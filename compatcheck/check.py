@@ -113,10 +113,16 @@ def _unreachable(profile: Profile, routes: list[Route], options: Options) -> lis
 
 
 def _run(ctx: Context, scope: str) -> list[Finding]:
+    """The scope's rules, through the policy (select, ignore, severity)."""
+    path = (ctx.source or ctx.model).path
     found: list[Finding] = []
     for rule in all_rules():
-        if rule.scope == scope:
-            found.extend(rule.check(ctx))
+        if rule.scope != scope:
+            continue
+        for finding in rule.check(ctx):
+            kept = ctx.options.policy.apply(finding, path)
+            if kept is not None:
+                found.append(kept)
     return found
 
 

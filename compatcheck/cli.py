@@ -20,6 +20,7 @@ from compatcheck.errors import (
 )
 
 SUBCOMMANDS = ("rules", "explain", "profiles")
+FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
 
 DESCRIPTION = """\
 Check ONNX and TFLite models against mini-program platforms (WeChat, Alipay,
@@ -36,8 +37,8 @@ other commands:
 
 EPILOG = """\
 exit codes:
-  0  no finding is an error
-  1  at least one finding is an error
+  0  no finding fails the gate (--fail-on: errors by default)
+  1  at least one finding fails the gate
   2  bad input or usage: missing, truncated or corrupt file, unknown
      platform, broken profile (one line on stderr names the file)
   3  internal error in compatcheck (please report it)
@@ -67,21 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
         "models",
         nargs="+",
         metavar="MODEL",
-        help="ONNX (.onnx) or TFLite (.tflite) model files",
+        help="ONNX or TFLite model files, folders (searched recursively for "
+        "models, by content) or glob patterns",
     )
     parser.add_argument(
         "-p",
         "--platform",
         action="append",
-        required=True,
         metavar="NAME",
         help="wechat, alipay, baidu, douyin (bytedance), qq, all, "
-        "or a profile .yaml file; repeat or separate with commas",
+        "or a profile .yaml file; repeat or separate with commas "
+        "(default: 'platforms' of the configuration)",
     )
     parser.add_argument(
         "-f",
         "--format",
-        choices=("text", "json"),
+        choices=FORMATS,
         default="text",
         help="report format (default: text)",
     )
@@ -92,16 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the report to FILE instead of standard output",
     )
     parser.add_argument(
-        "--backend",
-        metavar="NAME",
-        help="backend the session will ask for, e.g. ios-npu "
-        "(WeChat allowNPU); reports operators without a kernel there",
-    )
-    parser.add_argument(
         "--engine",
         metavar="NAME",
         help="check only routes to this engine (an engine id such as "
         "wx-inference, or a shared engine: tfjs, paddlejs, bytenn)",
+    )
+    parser.add_argument(
+        "--backend",
+        metavar="NAME",
+        help="backend the session will ask for, e.g. ios-npu "
+        "(WeChat allowNPU); reports operators without a kernel there",
     )
     parser.add_argument(
         "--input-shape",
@@ -110,6 +112,41 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=DIMS",
         help="size you will feed an input, e.g. input=1x3x224x224; it must "
         "match the input's rank and fixed sizes",
+    )
+    gate = parser.add_argument_group("CI gate and configuration")
+    gate.add_argument(
+        "--config",
+        metavar="FILE",
+        help="compatcheck.yaml or pyproject.toml to use (default: the nearest "
+        "one at or above the working directory)",
+    )
+    gate.add_argument(
+        "--no-config", action="store_true", help="ignore configuration files"
+    )
+    gate.add_argument(
+        "--select", metavar="CODES", help="report only these codes or prefixes"
+    )
+    gate.add_argument("--ignore", metavar="CODES", help="never report these")
+    gate.add_argument(
+        "--fail-on",
+        choices=("error", "warning"),
+        help="the lowest severity that makes the exit code 1 (default: error)",
+    )
+    gate.add_argument(
+        "--baseline", metavar="FILE", help="hide the findings recorded in FILE"
+    )
+    gate.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="record the current findings in FILE (exit 0)",
+    )
+    gate.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="check models in N processes (default 1)",
     )
     parser.add_argument(
         "--version", action="version", version=f"compatcheck {__version__}"
@@ -147,9 +184,20 @@ def main(argv: list[str] | None = None) -> int:
 def _check(args: argparse.Namespace) -> int:
     from compatcheck.runner import run_check
 
-    options = _options(args)
+    config = _config(args)
+    options = _options(args, config)
+    platforms = _platforms(args, config)
     _refuse_overwriting_inputs(args.output, args.models)
-    report = run_check(args.models, args.platform, options)
+    if args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}", "give at least 1 process")
+    report = run_check(args.models, platforms, options, jobs=args.jobs)
+
+    from compatcheck import baseline
+
+    if args.write_baseline:
+        baseline.write(args.write_baseline, report)
+    if args.baseline:
+        baseline.apply(baseline.read(args.baseline), report)
 
     from compatcheck.report import render
 
@@ -160,12 +208,43 @@ def _check(args: argparse.Namespace) -> int:
         print(f"compatcheck: error: {line}", file=sys.stderr)
     if report.errors:
         return EXIT_USAGE
-    if any(r.verdict == "fail" for r in report.results):
+    if args.write_baseline:
+        return EXIT_OK
+    fail_on = args.fail_on or config.fail_on
+    failing = {"error"} if fail_on == "error" else {"error", "warning"}
+    if any(f.severity.value in failing for r in report.results for f in r.findings):
         return EXIT_FINDINGS
     return EXIT_OK
 
 
-def _options(args: argparse.Namespace):
+def _config(args: argparse.Namespace):
+    from compatcheck import config
+
+    if args.no_config:
+        return config.Config()
+    if args.config:
+        return config.load(args.config)
+    return config.discover()
+
+
+def _platforms(args: argparse.Namespace, config) -> list[str]:
+    if args.platform:
+        return args.platform
+    if not config.platforms:
+        raise UserError(
+            "--platform",
+            "no platform given; pass --platform or set 'platforms' in "
+            "compatcheck.yaml or [tool.compatcheck]",
+        )
+    # Profile files named in a configuration are relative to it.
+    return [
+        p if not p.endswith((".yaml", ".yml")) else os.path.join(config.folder, p)
+        for p in config.platforms
+    ]
+
+
+def _options(args: argparse.Namespace, config):
+    from compatcheck.config import Policy
     from compatcheck.rules import Options
 
     shapes: dict[str, tuple[int, ...]] = {}
@@ -174,8 +253,24 @@ def _options(args: argparse.Namespace):
         if name in shapes:
             raise UserError(f"--input-shape {item}", f"{name!r} is given twice")
         shapes[name] = shape
-    engine = args.engine.strip().lower() if args.engine is not None else None
-    return Options(backend=args.backend, input_shapes=shapes, engine=engine)
+    engine = args.engine or config.engine
+    policy = Policy(
+        select=_codes(args.select) if args.select else config.select,
+        ignore=_codes(args.ignore) if args.ignore else config.ignore,
+        severity=config.severity,
+        per_path_ignores=config.per_path_ignores,
+        base=config.folder,
+    )
+    return Options(
+        backend=args.backend or config.backend,
+        input_shapes=shapes,
+        engine=engine.strip().lower() if engine else None,
+        policy=policy,
+    )
+
+
+def _codes(text: str) -> list[str]:
+    return [c.strip().upper() for c in text.split(",") if c.strip()]
 
 
 # Sizes become JavaScript typed-array lengths, which stay below 2**31.

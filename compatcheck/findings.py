@@ -112,6 +112,8 @@ class PlatformResult:
     unreachable: list[str] = field(default_factory=list)
     # The platform's own findings (sizes, no route), shared by every route.
     platform_findings: list[Finding] = field(default_factory=list)
+    # Findings hidden because a baseline file records them.
+    baselined: int = 0
 
     @property
     def engine(self) -> str | None:
@@ -150,4 +152,5 @@ class PlatformResult:
             "findings": [f.to_dict() for f in self.findings],
             "routes": [r.to_dict() for r in self.routes],
             "unreachable_engines": list(self.unreachable),
+            "baselined": self.baselined,
         }

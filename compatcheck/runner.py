@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import glob
+import mmap
+import os
 import sys
 
 from compatcheck.check import check_model, engine_names
@@ -12,11 +15,15 @@ from compatcheck.report import ModelError, Report
 from compatcheck.rules import Options
 
 
-def run_check(paths: list[str], platforms: list[str], options: Options) -> Report:
+def run_check(
+    paths: list[str], platforms: list[str], options: Options, jobs: int = 1
+) -> Report:
     """Load every model once and check it on every platform.
 
     Profile and usage problems stop the run (exit 2 before any output); a
     model that cannot be read becomes an error entry and the others go on.
+    With ``jobs`` above 1, models are checked in that many processes; the
+    report is the same, in the same order.
     """
     names = resolve_platforms(platforms)
     if not names:
@@ -26,18 +33,112 @@ def run_check(paths: list[str], platforms: list[str], options: Options) -> Repor
     _check_backend(options.backend, profiles)
     profiles = _with_engine(options, profiles)
     report = Report()
-    for path in dict.fromkeys(paths):  # each model once, in the given order
-        try:
-            model = load_model(path)
-        except ModelFormatError as exc:
-            report.errors.append(ModelError(exc.where, exc.problem))
+    models, missing = expand_paths(paths)
+    report.errors += missing
+    work = [(path, [p.path for p in profiles], options) for path in models]
+    for done, outcome in enumerate(_map(_check_one, work, jobs), start=1):
+        _progress(done, len(work))
+        if isinstance(outcome, ModelError):
+            report.errors.append(outcome)
             continue
+        model, results = outcome
         report.models.append(model)
+        report.results += results
     _check_input_shapes(options.input_shapes, report.models)
-    for model in report.models:
-        for profile in profiles:
-            report.results.append(check_model(model, profile, options))
     return report
+
+
+def _check_one(item: tuple[str, list[str], Options]):
+    """Load one model and check it on every profile (also in a worker)."""
+    path, profile_paths, options = item
+    try:
+        model = load_model(path)
+    except ModelFormatError as exc:
+        return ModelError(exc.where, exc.problem)
+    results = [check_model(model, load_profile(p), options) for p in profile_paths]
+    # Reports need the model's facts, not its graph; keep what crosses
+    # between processes small.
+    model.graph = None
+    model.shared.clear()
+    return model, results
+
+
+def _map(function, items: list, jobs: int):
+    if jobs <= 1 or len(items) <= 1:
+        yield from map(function, items)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
+        yield from pool.map(function, items)
+
+
+def _progress(done: int, total: int) -> None:
+    """A counter on an interactive terminal, for runs over several models."""
+    if total < 2 or not sys.stderr.isatty():
+        return
+    end = "\n" if done == total else ""
+    print(f"\rcompatcheck: checked {done}/{total} models", end=end, file=sys.stderr)
+
+
+# Folders are searched for these, and for files whose content is a model.
+MODEL_EXTENSIONS = (".onnx", ".tflite")
+_GLOB_CHARS = set("*?[")
+
+
+def expand_paths(paths: list[str]) -> tuple[list[str], list[ModelError]]:
+    """Files as given, folders searched recursively, glob patterns expanded.
+
+    Each model once, in the order given. A pattern that matches nothing is
+    an error entry, as a missing file is when the loader meets it.
+    """
+    found: list[str] = []
+    errors: list[ModelError] = []
+    for path in paths:
+        if os.path.isdir(path) and not _is_model_folder(path):
+            found += _search(path)
+        elif not os.path.exists(path) and _GLOB_CHARS & set(path):
+            matches = sorted(glob.glob(path, recursive=True))
+            if not matches:
+                errors.append(ModelError(path, "the pattern matches no file"))
+            for match in matches:
+                found += _search(match) if os.path.isdir(match) else [match]
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found)), errors
+
+
+def _is_model_folder(path: str) -> bool:
+    """SavedModel and TensorFlow.js folders are refused as models, not searched."""
+    entries = set(os.listdir(path))
+    return bool(entries & {"saved_model.pb", "model.json"})
+
+
+def _search(folder: str) -> list[str]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if name.lower().endswith(MODEL_EXTENSIONS) or _looks_like_model(path):
+                found.append(path)
+    return found
+
+
+def _looks_like_model(path: str) -> bool:
+    from compatcheck.model.onnx_wire import looks_like_onnx
+
+    try:
+        if os.path.getsize(path) < 8:
+            return False
+        with (
+            open(path, "rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            # Only top-level fields are read, so this stays cheap.
+            return data[4:8] == b"TFL3" or looks_like_onnx(data)
+    except (OSError, ValueError):
+        return False
 
 
 def _check_backend(backend: str | None, profiles) -> None:

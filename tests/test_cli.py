@@ -222,7 +222,7 @@ def test_output_file(cli, tmp_path):
         ),
         (
             [DATA / "pytorch_super_resolution.onnx"],
-            "the following arguments are required",
+            "--platform: no platform given; pass --platform or set",
         ),
         (
             [
@@ -386,7 +386,7 @@ def test_a_model_given_twice_is_checked_once(cli, tmp_path):
 def test_a_bug_is_exit_3_on_one_line(cli, monkeypatch):
     import compatcheck.runner
 
-    def broken(*args):
+    def broken(*args, **kwargs):
         raise RuntimeError("first\nsecond")
 
     monkeypatch.setattr(compatcheck.runner, "run_check", broken)

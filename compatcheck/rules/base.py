@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from compatcheck.config import Policy
 from compatcheck.findings import Finding, Severity
 from compatcheck.model.graph import ModelGraph
 from compatcheck.profiles.model import Engine, Fact, Profile
@@ -25,6 +26,8 @@ class Options:
     backend: str | None = None
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     engine: str | None = None
+    # Which findings are reported and how severe (configuration, --select).
+    policy: Policy = field(default_factory=lambda: Policy())
 
 
 @dataclass

@@ -1,0 +1,90 @@
+"""Baselines: record today's findings so that a CI gate fails only on new ones.
+
+A finding is matched by a fingerprint of what identifies it in the model,
+not where its bytes are: the model's file name, the platform, the rule code,
+the operator type and the node names. Re-exporting the same model keeps the
+fingerprints; renaming a node or the file makes its findings new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from compatcheck import __version__
+from compatcheck.errors import UserError
+from compatcheck.findings import Finding, PlatformResult
+from compatcheck.report import Report
+
+BASELINE_VERSION = 1
+
+
+def fingerprint(result: PlatformResult, finding: Finding) -> str:
+    """A stable id for one finding of one model on one platform."""
+    parts = [
+        os.path.basename(result.model),
+        result.platform,
+        finding.code,
+        finding.op_type,
+        *sorted(finding.nodes),
+    ]
+    if not finding.nodes and not finding.op_type:
+        # Findings about the whole model (sizes, routes) differ by message.
+        parts.append(finding.message)
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def write(path: str, report: Report) -> None:
+    """Record every finding of the report in ``path``."""
+    entries = [
+        {
+            "fingerprint": fingerprint(result, finding),
+            "model": result.model,
+            "platform": result.platform,
+            "code": finding.code,
+            "message": finding.message,
+        }
+        for result in report.results
+        for finding in result.findings
+    ]
+    entries.sort(key=lambda e: (e["model"], e["platform"], e["code"], e["fingerprint"]))
+    document = {
+        "tool": "compatcheck",
+        "version": __version__,
+        "baseline_version": BASELINE_VERSION,
+        "findings": entries,
+    }
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=True, ensure_ascii=False)
+            handle.write("\n")
+    except OSError as exc:
+        raise UserError(path, f"cannot write the baseline ({exc.strerror})") from None
+
+
+def read(path: str) -> set[str]:
+    """The fingerprints recorded in a baseline file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        raise UserError(path, "baseline file not found") from None
+    except OSError as exc:
+        raise UserError(path, f"cannot be read ({exc.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(path, f"is not a baseline file ({exc})") from None
+    entries = document.get("findings") if isinstance(document, dict) else None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in entries
+    ):
+        raise UserError(path, "is not a baseline file (no 'findings' list)")
+    return {e["fingerprint"] for e in entries}
+
+
+def apply(known: set[str], report: Report) -> None:
+    """Hide the findings the baseline knows; count them on each result."""
+    for result in report.results:
+        kept = [f for f in result.findings if fingerprint(result, f) not in known]
+        result.baselined = len(result.findings) - len(kept)
+        result.findings = kept
