@@ -26,10 +26,18 @@ class Report:
 
 
 def render(report: Report, fmt: str) -> str:
-    if fmt == "json":
-        from compatcheck.report.json_report import render_json
+    """The report in one of the formats ``--format`` offers."""
+    module, function = _RENDERERS[fmt]
+    from importlib import import_module
 
-        return render_json(report)
-    from compatcheck.report.text import render_text
+    return getattr(import_module(f"compatcheck.report.{module}"), function)(report)
 
-    return render_text(report)
+
+_RENDERERS = {
+    "text": ("text", "render_text"),
+    "json": ("json_report", "render_json"),
+    "sarif": ("sarif", "render_sarif"),
+    "junit": ("junit", "render_junit"),
+    "github": ("github", "render_github"),
+    "markdown": ("markdown", "render_markdown"),
+}
