@@ -83,9 +83,69 @@ def load_profile(name_or_path: str) -> Profile:
 
 @cache
 def _load_path(path: str) -> Profile:
-    data = _read_yaml(path)
+    data = resolve_extends(path)
     validate_profile(path, data)
     return build_profile(path, data)
+
+
+def resolve_extends(path: str, chain: tuple[str, ...] = ()) -> dict:
+    """The profile at ``path`` merged over the profile it ``extends``.
+
+    Merge rule: mappings merge key by key and the extending file wins;
+    lists are replaced, except ``engines``, which merge by ``id`` (an entry
+    with a known id merges into that engine, a new id is appended). A chain
+    that comes back to a file is refused.
+    """
+    real = os.path.realpath(path)
+    if real in chain:
+        loop = " -> ".join(os.path.basename(p) for p in (*chain, real))
+        raise ProfileError(path, f"extends itself through {loop}")
+    data = _read_yaml(path)
+    base_name = data.get("extends")
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str) or not base_name:
+        raise ProfileError(path, "extends: expected a platform name or a .yaml path")
+    if base_name.endswith((".yaml", ".yml")) or "/" in base_name:
+        base_path = os.path.join(os.path.dirname(os.path.abspath(path)), base_name)
+        if not os.path.isfile(base_path):
+            raise ProfileError(path, f"extends: {base_name!r} is not a file")
+    else:
+        platforms = available_platforms()
+        if base_name.lower() not in platforms:
+            raise ProfileError(
+                path,
+                f"extends: {base_name!r} is not a shipped platform; use one of "
+                + ", ".join(platform_names()),
+            )
+        base_path = str(platforms[base_name.lower()])
+    base = resolve_extends(base_path, (*chain, real))
+    child = {k: v for k, v in data.items() if k != "extends"}
+    return _merge(base, child)
+
+
+def _merge(base, child):
+    if isinstance(base, dict) and isinstance(child, dict):
+        merged = dict(base)
+        for key, value in child.items():
+            if key == "engines" and isinstance(value, list):
+                merged[key] = _merge_engines(base.get(key, []), value)
+            else:
+                merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return child
+
+
+def _merge_engines(base: list, child: list) -> list:
+    merged = [dict(e) if isinstance(e, dict) else e for e in base]
+    ids = {e.get("id"): i for i, e in enumerate(merged) if isinstance(e, dict)}
+    for entry in child:
+        key = entry.get("id") if isinstance(entry, dict) else None
+        if key in ids:
+            merged[ids[key]] = _merge(merged[ids[key]], entry)
+        else:
+            merged.append(entry)
+    return merged
 
 
 def _locate(name_or_path: str) -> Path:
