@@ -70,3 +70,11 @@ def check_json(cli):
 
 
 os.environ.pop("COMPATCHECK_DEBUG", None)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        help="rewrite tests/data/snapshots from the current output",
+    )

@@ -1,0 +1,229 @@
+"""compatcheck as a CI gate: configuration, policy, baselines, many models, hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import DATA, ROOT, codes
+
+SAMPLE = DATA / "pytorch_super_resolution.onnx"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project folder with a model, the working directory inside it."""
+    (tmp_path / "models").mkdir()
+    shutil.copy(SAMPLE, tmp_path / "models" / "sr.onnx")
+    monkeypatch.chdir(tmp_path / "models")
+    return tmp_path
+
+
+def _results(done) -> list[dict]:
+    assert done.code in (0, 1), done.err
+    return done.json()["results"]
+
+
+def test_config_is_found_walking_up_and_flags_override_it(cli, project):
+    (project / "compatcheck.yaml").write_text("platforms: [baidu]\nignore: [CC111]\n")
+    (result,) = _results(cli("sr.onnx", "-f", "json"))
+    assert result["platform"] == "baidu"
+    assert "CC111" not in codes(result)
+    (result,) = _results(cli("sr.onnx", "-f", "json", "-p", "wechat"))
+    assert result["platform"] == "wechat"
+    (result,) = _results(cli("sr.onnx", "-f", "json", "--ignore", "CC401"))
+    assert "CC111" in codes(result) and "CC401" not in codes(result)
+
+
+def test_pyproject_table_and_precedence(cli, project):
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.compatcheck]\nplatforms = ["douyin"]\n'
+    )
+    (result,) = _results(cli("sr.onnx", "-f", "json"))
+    assert result["platform"] == "douyin"
+    # compatcheck.yaml beside it wins.
+    (project / "compatcheck.yaml").write_text("platforms: [alipay]\n")
+    (result,) = _results(cli("sr.onnx", "-f", "json"))
+    assert result["platform"] == "alipay"
+    # A nearer pyproject.toml without the table does not stop the search.
+    (project / "models" / "pyproject.toml").write_text('[project]\nname = "y"\n')
+    (result,) = _results(cli("sr.onnx", "-f", "json"))
+    assert result["platform"] == "alipay"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("platforms: [wechat]\nplatfroms: [baidu]\n", "unknown key 'platfroms'"),
+        ("severity: {CC500: fatal}\n", "severity.CC500: got 'fatal'"),
+        ("fail-on: info\n", "fail-on: got 'info'; expected error or warning"),
+        ("select: 5\n", "select: expected a list of strings"),
+    ],
+)
+def test_bad_config_names_the_key(cli, project, content, message):
+    (project / "compatcheck.yaml").write_text(content)
+    done = cli("sr.onnx", "-p", "wechat")
+    assert done.code == 2
+    assert f"{project / 'compatcheck.yaml'}: " in done.err and message in done.err
+
+
+def test_select_and_severity_override(cli, project):
+    (project / "compatcheck.yaml").write_text(
+        "platforms: [wechat]\nseverity: {CC500: error, CC3: info}\n"
+    )
+    done = cli("sr.onnx", "-f", "json")
+    assert done.code == 1
+    (result,) = done.json()["results"]
+    by_code = {f["code"]: f["severity"] for f in result["findings"]}
+    assert by_code["CC500"] == "error" and by_code["CC300"] == "info"
+    assert result["verdict"] == "fail"
+    (only,) = _results(cli("sr.onnx", "-f", "json", "--select", "CC4"))
+    assert codes(only) == {"CC401"}
+
+
+def test_per_path_ignores(cli, project):
+    (project / "compatcheck.yaml").write_text(
+        "platforms: [wechat]\n"
+        "per-path-ignores:\n  'models/legacy/*.onnx': [CC3, CC500]\n"
+    )
+    (project / "models" / "legacy").mkdir()
+    shutil.copy(SAMPLE, project / "models" / "legacy" / "old.onnx")
+    new, old = _results(cli("sr.onnx", "legacy/old.onnx", "-f", "json"))
+    assert {"CC300", "CC500"} <= codes(new)
+    assert codes(old) == {"CC401"}
+
+
+def test_fail_on_warning(cli, project):
+    assert cli("sr.onnx", "-p", "wechat").code == 0
+    assert cli("sr.onnx", "-p", "wechat", "--fail-on", "warning").code == 1
+
+
+def test_baseline_round_trip(cli, project):
+    baseline = project / "baseline.json"
+    done = cli("sr.onnx", "-p", "baidu", "--write-baseline", baseline)
+    assert done.code == 0
+    recorded = json.loads(baseline.read_text())["findings"]
+    assert {e["code"] for e in recorded} >= {"CC410", "CC401"}
+    # The same findings are hidden, so the gate passes.
+    done = cli("sr.onnx", "-p", "baidu", "--baseline", baseline, "-f", "json")
+    assert done.code == 0
+    (result,) = done.json()["results"]
+    assert result["findings"] == [] and result["baselined"] == len(recorded)
+    # A new model with its own failure still fails the gate.
+    shutil.copy(DATA / "selfie_segmentation.tflite", "new.tflite")
+    done = cli("sr.onnx", "new.tflite", "-p", "baidu", "--baseline", baseline)
+    assert done.code == 1
+    assert "new.tflite" in done.out and "CC210" in done.out
+
+
+def test_baseline_survives_a_re_export(cli, project, tmp_path):
+    import onnx
+
+    baseline = project / "baseline.json"
+    cli("sr.onnx", "-p", "baidu", "--write-baseline", baseline)
+    model = onnx.load("sr.onnx")
+    model.producer_version = "re-exported"
+    model.doc_string = "the same network, saved again"
+    onnx.save(model, "sr.onnx")
+    done = cli("sr.onnx", "-p", "baidu", "--baseline", baseline)
+    assert done.code == 0, done.out
+
+
+def test_bad_baseline_file(cli, project):
+    (project / "b.json").write_text("[1, 2]")
+    done = cli("sr.onnx", "-p", "wechat", "--baseline", project / "b.json")
+    assert done.code == 2 and "is not a baseline file" in done.err
+
+
+def test_folder_with_a_corrupt_model_among_good_ones(cli, corpus, tmp_path):
+    folder = tmp_path / "models"
+    shutil.copytree(corpus / "onnx-light", folder / "light")
+    (folder / "broken.onnx").write_bytes(b"\x07" * 64)
+    (folder / "notes.txt").write_text("not a model")
+    (folder / "renamed.bin").write_bytes(SAMPLE.read_bytes())  # a model by content
+    done = cli(folder, "-p", "wechat", "-f", "json")
+    assert done.code == 2
+    document = done.json()
+    assert [e["model"] for e in document["errors"]] == [str(folder / "broken.onnx")]
+    checked = sorted(os.path.basename(m["path"]) for m in document["models"])
+    assert len(checked) == 10 and "renamed.bin" in checked
+    assert "notes.txt" not in checked
+    assert "broken.onnx: truncated or corrupt ONNX file" in done.err
+
+
+def test_glob_patterns(cli, corpus, monkeypatch):
+    monkeypatch.chdir(corpus)
+    done = cli("onnx-light/light_[rs]*.onnx", "-p", "wechat", "-f", "json")
+    names = [os.path.basename(m["path"]) for m in done.json()["models"]]
+    assert names == [
+        "light_resnet50.onnx",
+        "light_shufflenet.onnx",
+        "light_squeezenet.onnx",
+    ]
+    nothing = cli("onnx-light/*.nope", "-p", "wechat")
+    assert nothing.code == 2 and "the pattern matches no file" in nothing.err
+
+
+def test_jobs_give_the_same_report(cli, corpus):
+    folder = corpus / "onnx-light"
+    one = cli(folder, DATA / "selfie_segmentation.tflite", "-p", "all", "-f", "json")
+    two = cli(
+        folder,
+        DATA / "selfie_segmentation.tflite",
+        "-p",
+        "all",
+        "-f",
+        "json",
+        "-j",
+        "2",
+    )
+    assert one.out == two.out and one.code == two.code
+    assert cli(folder, "-p", "wechat", "-j", "0").code == 2
+
+
+def _git(repo, *args):
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_pre_commit_hook_with_the_real_framework(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    shutil.copy(SAMPLE, repo / "good.onnx")
+    shutil.copy(DATA / "selfie_segmentation.tflite", repo / "bad.tflite")
+    (repo / "compatcheck.yaml").write_text("platforms: [wechat]\n")
+    _git(repo, "add", ".")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+
+    def hook(*files):
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pre_commit",
+                "try-repo",
+                str(ROOT),
+                "compatcheck",
+                "--files",
+                *files,
+            ],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+
+    passing = hook("good.onnx")
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "compatcheck (mini-program model check)" in passing.stdout
+    assert "Passed" in passing.stdout
+    failing = hook("good.onnx", "bad.tflite")
+    assert failing.returncode == 1
+    assert "Failed" in failing.stdout
+    assert "tf2onnx cannot convert HARD_SWISH" in failing.stdout
