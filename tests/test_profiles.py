@@ -299,3 +299,43 @@ def test_broken_engine_and_converter_files(kind, edit, message):
         validate_document("broken.yaml", data, kind)
     assert caught.value.where == "broken.yaml"
     assert message in caught.value.problem
+
+
+def test_extends_overrides_and_merges_engines(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "extends: wechat\n"
+        "platform: mine\n"
+        "sources: {OURS: {url: 'https://example.com/ours'}}\n"
+        "limits:\n"
+        "  main_package_bytes: {value: 4194304, confidence: documented, "
+        "source: OURS}\n"
+        "engines:\n"
+        "  - id: wx-inference\n"
+        "    opset: {value: {min: 8, max: 15}, confidence: documented, "
+        "source: OURS}\n"
+    )
+    profile = load_profile(str(path))
+    shipped = load_profile("wechat")
+    assert profile.platform == "mine"
+    assert profile.limits["main_package_bytes"].value == 4194304
+    assert profile.limits["subpackage_bytes"] == shipped.limits["subpackage_bytes"]
+    native = profile.engine("wx-inference")
+    assert native.opset.value == {"min": 8, "max": 15}
+    assert len(native.rows) == 67  # the rest of the engine is inherited
+    assert [e.id for e in profile.engines] == [e.id for e in shipped.engines]
+
+
+def test_extends_cycle_is_refused(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(tmp_path / "a.yaml"))
+    assert "extends itself through a.yaml -> b.yaml -> a.yaml" in caught.value.problem
+
+
+def test_extends_an_unknown_platform(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("extends: kakao\n")
+    with pytest.raises(ProfileError, match="'kakao' is not a shipped platform"):
+        load_profile(str(path))

@@ -41,3 +41,18 @@ def test_readme_sample_report_is_what_the_command_prints(cli, monkeypatch):
     done = cli(*command.split()[1:])
     assert done.code == 1
     assert done.out.rstrip("\n") == shown
+
+
+def test_readme_configuration_and_extends_examples_work(cli, tmp_path, monkeypatch):
+    section = README[README.index("### Configuration") : README.index("### Baselines")]
+    config, profile = re.findall(r"```yaml\n(.*?)\n```", section, re.S)
+    (tmp_path / "compatcheck.yaml").write_text(config)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "our-wechat.yaml").write_text(profile)
+    monkeypatch.chdir(tmp_path)
+    done = cli(ROOT / "tests" / "data" / "pytorch_super_resolution.onnx", "-f", "json")
+    assert done.code in (0, 1), done.err
+    platforms = [r["platform"] for r in done.json()["results"]]
+    assert platforms == ["wechat", "our-wechat"]  # douyin has no wx-inference
+    ours = done.json()["results"][1]
+    assert "CC300" not in {f["code"] for f in ours["findings"]}  # opset 15 allowed
