@@ -124,10 +124,10 @@ def parse(path: str, data: dict) -> Config:
         )
     config = Config(path=path)
     config.platforms = _strings(path, data, "platforms")
-    config.select = _strings(path, data, "select")
-    config.ignore = _strings(path, data, "ignore")
+    config.select = [c.upper() for c in _strings(path, data, "select")]
+    config.ignore = [c.upper() for c in _strings(path, data, "ignore")]
     config.severity = {
-        code: _severity(path, code, level)
+        str(code).upper(): _severity(path, code, level)
         for code, level in _mapping(path, data, "severity").items()
     }
     config.per_path_ignores = {

@@ -129,7 +129,8 @@ def _looks_like_model(path: str) -> bool:
     from compatcheck.model.onnx_wire import looks_like_onnx
 
     try:
-        if os.path.getsize(path) < 8:
+        # Never open a FIFO or device: reading one could block forever.
+        if not os.path.isfile(path) or os.path.getsize(path) < 8:
             return False
         with (
             open(path, "rb") as handle,
