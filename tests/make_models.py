@@ -264,6 +264,33 @@ def random_normal():
     return _model(nodes, [_io("x", [1, 4])], [_io("y", [1, 4])])
 
 
+# ----- Structural hazards -----
+
+
+def cycle():
+    """Two nodes that read each other's output: not a DAG."""
+    nodes = [
+        helper.make_node("Add", ["x", "b"], ["a"], name="first"),
+        helper.make_node("Relu", ["a"], ["b"], name="second"),
+    ]
+    return _model(nodes, [_io("x", [1, 4])], [_io("b", [1, 4])])
+
+
+def dangling_input():
+    """A node reading a tensor that nothing produces."""
+    node = helper.make_node("Add", ["x", "ghost"], ["y"], name="reads_ghost")
+    return _model([node], [_io("x", [1, 4])], [_io("y", [1, 4])])
+
+
+def duplicate_names():
+    """Two nodes writing one tensor, and two nodes sharing a name."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["y"], name="twin"),
+        helper.make_node("Sigmoid", ["x"], ["y"], name="twin"),
+    ]
+    return _model(nodes, [_io("x", [1, 4])], [_io("y", [1, 4])])
+
+
 def large_weights(megabytes: float, name="w"):
     """A MatMul with a constant weight of about ``megabytes`` MB."""
     columns = int(megabytes * 1048576 / 4 / 256)
@@ -409,6 +436,9 @@ CASES = {
     "two_inputs.onnx": two_inputs,
     "float16_weights.onnx": float16_weights,
     "random_normal.onnx": random_normal,
+    "cycle.onnx": cycle,
+    "dangling_input.onnx": dangling_input,
+    "duplicate_names.onnx": duplicate_names,
 }
 
 # TFLite cases, written as raw flatbuffers.

@@ -13,6 +13,8 @@ SYNTHETIC_CASES = [
     ("relu passes engine rules", "relu.onnx", "wechat", (), None, "CC200"),
     ("shape error is reported", "shape_error.onnx", "wechat", (), "CC001", None),
     ("valid model has no analysis note", "relu.onnx", "wechat", (), None, "CC001"),
+    ("cycle", "cycle.onnx", "wechat", (), "CC003", None),
+    ("a DAG", "relu.onnx", "wechat", (), None, "CC003"),
     ("no engine on qq", "relu.onnx", "qq", (), "CC100", None),
     ("onnx reaches alipay by conversion", "relu.onnx", "alipay", (), None, "CC100"),
     ("onnx on wechat has an engine", "relu.onnx", "wechat", (), None, "CC100"),
@@ -602,3 +604,19 @@ def test_widened_weights_name_the_limit_they_cross(tmp_path, check_json):
     finding = _only(result, "CC413")
     assert "over the user-file quota (10 MB)" in finding["message"]
     assert "CC501" not in codes(result)
+
+
+def test_structural_hazards_name_the_nodes(synthetic, check_json):
+    cycle = _only(check_json(synthetic["cycle.onnx"], "wechat"), "CC003")
+    assert "the graph has a cycle through 2 node(s)" in cycle["message"]
+    assert sorted(cycle["nodes"]) == ["first", "second"]
+    dangling = _only(check_json(synthetic["dangling_input.onnx"], "wechat"), "CC003")
+    assert (
+        "tensor 'ghost' is read by 1 node(s) but no node produces it"
+        in (dangling["message"])
+    )
+    assert dangling["nodes"] == ["reads_ghost"]
+    twins = check_json(synthetic["duplicate_names.onnx"], "wechat")
+    found = {f["severity"]: f for f in twins["findings"] if f["code"] == "CC003"}
+    assert "tensor 'y' is produced by 2 nodes" in found["error"]["message"]
+    assert found["warning"]["nodes"] == ["twin", "twin#2"]

@@ -137,6 +137,10 @@ class ModelGraph:
     producer: str = ""
     external_data: list[ExternalDataRef] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Tensor names available without a producing node: graph inputs of every
+    # graph and function, and initializers. None where the format does not
+    # say (TFLite variable tensors have no producer either).
+    declared: set[str] | None = None
     # Results derived from the source model that every route can share.
     shared: dict = field(default_factory=dict, repr=False, compare=False)
 

@@ -53,6 +53,7 @@ def load_onnx(path: str, data, file_size: int) -> ModelGraph:
         weights=walker.weights,
         constants=walker.constants,
         int_values=walker.int_values,
+        declared=walker.declared | walker.constants,
         opsets={_domain(o.domain): o.version for o in proto.opset_import},
         ir_version=proto.ir_version,
         producer=" ".join(
@@ -134,6 +135,7 @@ class _GraphWalker:
     weights: list[Weight] = field(default_factory=list)
     constants: set[str] = field(default_factory=set)
     int_values: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    declared: set[str] = field(default_factory=set)
     external: list[onnx.TensorProto] = field(default_factory=list)
     _ids: set[str] = field(default_factory=set)
     _functions: set[tuple[str, str]] = field(default_factory=set)
@@ -145,9 +147,11 @@ class _GraphWalker:
         self.walk_graph(self.proto.graph, ())
         for func in self.proto.functions:
             scope = (f"function {_domain(func.domain)}:{func.name}",)
+            self.declared.update(_texts(func.input))
             self.walk_nodes(func.node, scope)
 
     def walk_graph(self, graph: onnx.GraphProto, scope: tuple[str, ...]) -> None:
+        self.declared.update(_text(value.name) for value in graph.input)
         for value in (*graph.input, *graph.output, *graph.value_info):
             info = _tensor_info(value)
             self.tensors.setdefault(info.name, info)

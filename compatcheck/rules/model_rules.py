@@ -42,6 +42,103 @@ def analysis_incomplete(ctx: Context):
         )
 
 
+@rule("CC003", "graph-structure", Severity.ERROR, "platform")
+def graph_structure(ctx: Context):
+    """
+    What it checks:
+        That the operator graph is a graph a runtime can execute: no cycle,
+        no node reading a tensor that nothing produces (and that is not a
+        graph input or initializer), no tensor produced twice in one graph,
+        and no node name used twice.
+
+    Why it breaks:
+        A runtime sorts the nodes and runs them once each; a cycle or a
+        dangling input stops session creation ("create session fail"), and a
+        tensor written twice makes the result depend on the order.
+
+    Example:
+        Two nodes that each read the other's output form a cycle and fail;
+        a graph exported by torch.onnx.export passes.
+
+    Fix:
+        Export the model again; graph surgery that rewired tensors by hand
+        is the usual cause. ``onnx.checker.check_model(path, full_check=True)``
+        names the first problem too.
+
+    Limitations:
+        For TFLite only cycles and duplicate outputs are checked: tensors
+        without a producer are legitimate there (variable tensors).
+    """
+    model = ctx.model
+    if model.graph is None:
+        return
+    yield from _cycles(model)
+    yield from _dangling(model)
+    yield from _duplicates(model)
+
+
+def _cycles(model):
+    import networkx as nx
+
+    try:
+        cycle = nx.find_cycle(model.graph)
+    except nx.NetworkXNoCycle:
+        return
+    nodes = list(dict.fromkeys(edge[0] for edge in cycle))
+    yield graph_structure.finding(
+        f"the graph has a cycle through {len(nodes)} node(s); no runtime can order "
+        "them",
+        "export the model again; break the loop with a Loop or Scan operator if "
+        "it is meant to iterate",
+        nodes=nodes,
+    )
+
+
+def _dangling(model):
+    if model.declared is None:
+        return
+    missing: dict[str, list[str]] = defaultdict(list)
+    for op in model.ops.values():
+        produced = {key for _, _, key in model.graph.in_edges(op.node_id, keys=True)}
+        for name in op.inputs:
+            if name and name not in produced and name not in model.declared:
+                missing[name].append(op.node_id)
+    for name, nodes in sorted(missing.items()):
+        yield graph_structure.finding(
+            f"tensor {name!r} is read by {len(nodes)} node(s) but no node produces "
+            "it and it is not a graph input or initializer",
+            "export the model again, or add the missing producer or initializer",
+            nodes=nodes,
+        )
+
+
+def _duplicates(model):
+    producers: dict[tuple, list[str]] = defaultdict(list)
+    names: dict[tuple, list[str]] = defaultdict(list)
+    for op in model.ops.values():
+        for out in op.outputs:
+            if out:
+                producers[(op.scope, out)].append(op.node_id)
+        names[(op.scope, op.name)].append(op.node_id)
+    for (_, tensor), nodes in sorted(producers.items()):
+        if len(nodes) > 1:
+            yield graph_structure.finding(
+                f"tensor {tensor!r} is produced by {len(nodes)} nodes; each tensor "
+                "must have one producer",
+                "rename the outputs so that each node writes its own tensor",
+                nodes=nodes,
+            )
+    for (_, name), nodes in sorted(names.items()):
+        if len(nodes) > 1:
+            yield graph_structure.finding(
+                f"{len(nodes)} nodes share the name {name!r}; findings tell them "
+                f"apart as {', '.join(nodes[:3])}",
+                "give every node a unique name when exporting",
+                nodes=nodes,
+                severity=Severity.WARNING,
+            )
+
+
 @rule("CC002", "external-data-unsafe", Severity.ERROR, "platform")
 def external_data_unsafe(ctx: Context):
     """
