@@ -57,7 +57,7 @@ def load_onnx(path: str, data, file_size: int) -> ModelGraph:
         opsets={_domain(o.domain): o.version for o in proto.opset_import},
         ir_version=proto.ir_version,
         producer=" ".join(
-            p for p in (proto.producer_name, proto.producer_version) if p
+            _text(p) for p in (proto.producer_name, proto.producer_version) if p
         ),
         external_data=_external_refs(path, walker.external),
         notes=notes,
