@@ -328,6 +328,39 @@ def nested_ifs(depth: int):
     )
 
 
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def deep_nesting_bytes(depth: int) -> bytes:
+    """An ONNX model whose If nodes nest ``depth`` graphs deep, as raw bytes.
+
+    Written field by field: onnx.helper itself cannot build (or copy) protobuf
+    messages this deep.
+    """
+    graph = _field(2, b"innermost")  # GraphProto.name
+    for level in range(depth):
+        attribute = (
+            _field(1, b"then_branch") + b"\xa0\x01\x05" + _field(6, graph)
+        )  # AttributeProto: name, type = GRAPH (field 20), g
+        node = (
+            _field(4, b"If") + _field(3, f"if{level}".encode()) + _field(5, attribute)
+        )
+        graph = _field(1, node) + _field(2, f"g{level}".encode())
+    opset = b"\x10\x0d"  # OperatorSetIdProto.version = 13
+    return b"\x08\x08" + _field(7, graph) + _field(8, opset)  # ir_version 8
+
+
 def tflite_bytes(opcode_index=0, tensor_index=1, buffer_index=1, builtin=None):
     """A one-operator TFLite model whose indices can be pointed out of range.
 

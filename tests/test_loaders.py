@@ -202,7 +202,7 @@ def test_tflite_indices_out_of_range(tmp_path, indices, message):
 
 def test_deep_subgraph_nesting_is_refused(tmp_path):
     import onnx
-    from make_models import nested_ifs
+    from make_models import deep_nesting_bytes, nested_ifs
 
     shallow = tmp_path / "shallow.onnx"
     onnx.save(nested_ifs(10), shallow)
@@ -212,7 +212,16 @@ def test_deep_subgraph_nesting_is_refused(tmp_path):
     onnx.save(nested_ifs(25), deep)
     with pytest.raises(ModelFormatError) as caught:
         load_model(str(deep))
-    assert "subgraphs are nested more than 24 levels deep" in caught.value.problem
+    assert caught.value.problem.startswith(
+        "its subgraphs are nested more than 24 levels deep; protobuf's parser"
+    )
+    assert "truncated or corrupt" not in caught.value.problem
+    # Far deeper than Python's recursion limit: still one clear message.
+    deeper = tmp_path / "deeper.onnx"
+    deeper.write_bytes(deep_nesting_bytes(5000))
+    with pytest.raises(ModelFormatError) as caught:
+        load_model(str(deeper))
+    assert "nested more than 24 levels deep" in caught.value.problem
 
 
 def test_special_files_and_folders(tmp_path):
@@ -271,3 +280,57 @@ def test_impossible_versions_are_refused(tmp_path, edit, message):
     with pytest.raises(ModelFormatError) as caught:
         load_model(str(path))
     assert message in caught.value.problem
+
+
+def _with_constant(tmp_path, dims, raw: bytes, data_type=None):
+    import onnx
+    from onnx import TensorProto, helper
+
+    tensor = onnx.TensorProto(name="w", data_type=data_type or TensorProto.FLOAT)
+    tensor.dims.extend(dims)
+    tensor.raw_data = raw
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"], name="add")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        [tensor],
+    )
+    path = tmp_path / "c.onnx"
+    path.write_bytes(
+        helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", 13)]
+        ).SerializeToString()
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "dims, raw, message",
+    [
+        (
+            [2**62, 2**62],
+            b"\0" * 8,
+            "constant 'w' declares shape [4611686018427387904, 4611686018427387904] "
+            "of float32 (85070591730234615865843651857942052864 bytes) but stores 8",
+        ),
+        ([-3], b"\0" * 12, "constant 'w' has a negative dimension [-3]"),
+        (
+            [0, 2**40],
+            b"\0" * 4,
+            "declares shape [0, 1099511627776] of float32 (0 bytes)",
+        ),
+    ],
+)
+def test_absurd_dimensions_are_refused_without_allocating(tmp_path, dims, raw, message):
+    with pytest.raises(ModelFormatError) as caught:
+        load_model(_with_constant(tmp_path, dims, raw))
+    assert message in caught.value.problem
+
+
+def test_unknown_element_type_is_named(tmp_path, cli):
+    path = _with_constant(tmp_path, [1], b"\0" * 4, data_type=52)
+    done = cli(path, "-p", "wechat", "--engine", "wx-inference", "-f", "json")
+    assert done.code in (0, 1), done.err
+    (model,) = done.json()["models"]
+    assert model["path"] == path

@@ -21,7 +21,12 @@ from compatcheck.model.graph import (
     build_graph,
     node_path,
 )
-from compatcheck.model.onnx_wire import StrippedModel, WireError, strip_model
+from compatcheck.model.onnx_wire import (
+    StrippedModel,
+    TooDeepError,
+    WireError,
+    strip_model,
+)
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -31,6 +36,8 @@ def load_onnx(path: str, data, file_size: int) -> ModelGraph:
     try:
         stripped = strip_model(data)
         proto = onnx.ModelProto.FromString(stripped.data)
+    except TooDeepError as exc:
+        raise ModelFormatError(path, str(exc)) from None
     except (WireError, DecodeError) as exc:
         raise ModelFormatError(
             path, f"truncated or corrupt ONNX file ({exc}); re-export the model"
@@ -39,7 +46,12 @@ def load_onnx(path: str, data, file_size: int) -> ModelGraph:
     notes: list[str] = []
     proto = _infer_shapes(proto, notes)
     walker = _GraphWalker(proto, stripped)
-    walker.walk_model()
+    try:
+        walker.walk_model()
+    except _CorruptTensor as exc:
+        raise ModelFormatError(
+            path, f"corrupt ONNX file: {exc}; export the model again"
+        ) from None
     ops = walker.ops
     return ModelGraph(
         path=path,
@@ -206,8 +218,9 @@ class _GraphWalker:
 
     def add_weight(self, tensor: onnx.TensorProto, name: str | None = None) -> None:
         name = _text(tensor.name if name is None else name)
-        dtype = onnx_dtype_name(onnx.TensorProto.DataType.Name(tensor.data_type))
+        dtype = _dtype(tensor.data_type)
         shape = tuple(int(d) for d in tensor.dims)
+        _check_stored_size(name, dtype, shape, tensor)
         size = byte_size(dtype, shape)
         if size is None or dtype == "string":
             size = self.stripped.stripped_bytes.get(tensor.name, tensor.ByteSize())
@@ -257,6 +270,36 @@ def _attributes(node) -> dict:
     return found
 
 
+class _CorruptTensor(Exception):
+    """A stored tensor whose declared shape contradicts its bytes."""
+
+
+def _dtype(number: int) -> str:
+    """Element type name; a number no ONNX release defines is shown as such."""
+    try:
+        return onnx_dtype_name(onnx.TensorProto.DataType.Name(number))
+    except ValueError:
+        return f"unknown element type {number}"
+
+
+def _check_stored_size(name: str, dtype: str, shape: tuple, tensor) -> None:
+    """Dimensions must be non-negative and agree with the bytes stored."""
+    if any(d < 0 for d in shape):
+        raise _CorruptTensor(
+            f"constant {name!r} has a negative dimension {list(shape)}"
+        )
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        return
+    expected = byte_size(dtype, shape)
+    stored = len(tensor.raw_data) if tensor.HasField("raw_data") else None
+    if expected is None or stored is None or expected == stored:
+        return
+    raise _CorruptTensor(
+        f"constant {name!r} declares shape {list(shape)} of {dtype} ({expected} "
+        f"bytes) but stores {stored} bytes"
+    )
+
+
 def _tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
     kind = value.type.WhichOneof("value") or "unknown"
     if kind != "tensor_type":
@@ -264,7 +307,7 @@ def _tensor_info(value: onnx.ValueInfoProto) -> TensorInfo:
             _text(value.name), kind.removesuffix("_type"), None, kind=kind
         )
     ttype = value.type.tensor_type
-    dtype = onnx_dtype_name(onnx.TensorProto.DataType.Name(ttype.elem_type))
+    dtype = _dtype(ttype.elem_type)
     name = _text(value.name)
     if not ttype.HasField("shape"):
         return TensorInfo(name, dtype, None)

@@ -53,6 +53,10 @@ class WireError(Exception):
     """The bytes are not a well-formed protobuf message."""
 
 
+class TooDeepError(WireError):
+    """Well-formed, but subgraphs nest deeper than anything is parsed."""
+
+
 @dataclass
 class StrippedModel:
     """Serialized ModelProto with large tensor payloads removed."""
@@ -90,8 +94,10 @@ class _Walker:
         if kind == "graph":
             depth += 1
             if depth > MAX_SUBGRAPH_DEPTH:
-                raise WireError(
-                    f"subgraphs are nested more than {MAX_SUBGRAPH_DEPTH} levels deep"
+                raise TooDeepError(
+                    f"its subgraphs are nested more than {MAX_SUBGRAPH_DEPTH} levels "
+                    "deep; protobuf's parser (and so the engines) stop near 32 "
+                    "levels, so flatten the control flow at export"
                 )
         children = _CHILDREN[kind]
         parts: list[bytes] = []
