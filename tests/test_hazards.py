@@ -1,0 +1,78 @@
+"""Hostile files: what compatcheck opens, and that it changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+
+from conftest import DATA
+
+_OPENED: list[str] = []
+_RECORDING = [False]
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _RECORDING[0] and event == "open" and isinstance(args[0], (str, bytes)):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_audit)  # audit hooks cannot be removed; this one is gated
+
+
+def _opened_during(run) -> list[str]:
+    _OPENED.clear()
+    _RECORDING[0] = True
+    try:
+        run()
+    finally:
+        _RECORDING[0] = False
+    return list(_OPENED)
+
+
+def test_external_data_outside_the_folder_is_never_opened(tmp_path, cli):
+    from make_models import large_weights, point_external_data, save_external
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    path = save_external(large_weights(0.5), str(folder), "m.onnx", "m.onnx.data")
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"\0" * 1048576)
+    os.symlink(secret, folder / "link.bin")
+    for location in ("../secret.bin", str(secret), "link.bin"):
+        point_external_data(path, location)
+        runs = []
+
+        def check(runs=runs):
+            runs.append(cli(path, "-p", "wechat", "-f", "json"))
+
+        opened = _opened_during(check)
+        assert runs[0].code in (0, 1)
+        assert "CC002" in runs[0].out
+        # Of the files under the test folder, only the model itself is opened.
+        under_tmp = [p for p in opened if p.startswith(str(tmp_path))]
+        assert under_tmp == [path], (location, under_tmp)
+
+
+def _snapshot(folder) -> dict[str, str]:
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in sorted(os.listdir(folder))
+    }
+
+
+def test_inputs_are_never_modified_and_nothing_is_written_beside_them(
+    tmp_path, cli, monkeypatch
+):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("pytorch_super_resolution.onnx", "selfie_segmentation.tflite"):
+        (folder / name).write_bytes((DATA / name).read_bytes())
+    (folder / "broken.onnx").write_bytes(b"\x07" * 64)
+    before = _snapshot(folder)
+    monkeypatch.chdir(tmp_path)
+    for fmt in ("text", "json", "sarif", "junit", "github", "markdown"):
+        cli(folder, "-p", "all", "-f", fmt, "-j", "2")
+    cli(folder, "-p", "wechat", "--write-baseline", tmp_path / "baseline.json")
+    assert _snapshot(folder) == before
+    assert sorted(os.listdir(tmp_path)) == ["baseline.json", "models"]
