@@ -187,17 +187,19 @@ def _check(args: argparse.Namespace) -> int:
     config = _config(args)
     options = _options(args, config)
     platforms = _platforms(args, config)
-    _refuse_overwriting_inputs(args.output, args.models)
+    for target in (args.output, args.write_baseline):
+        _refuse_overwriting_inputs(target, args.models)
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}", "give at least 1 process")
     report = run_check(args.models, platforms, options, jobs=args.jobs)
 
     from compatcheck import baseline
 
+    known = baseline.read(args.baseline) if args.baseline else None
     if args.write_baseline:
         baseline.write(args.write_baseline, report)
-    if args.baseline:
-        baseline.apply(baseline.read(args.baseline), report)
+    if known is not None:
+        baseline.apply(known, report)
 
     from compatcheck.report import render
 
@@ -221,6 +223,8 @@ def _config(args: argparse.Namespace):
     from compatcheck import config
 
     if args.no_config:
+        if args.config:
+            raise UserError("--no-config", "cannot be combined with --config")
         return config.Config()
     if args.config:
         return config.load(args.config)
@@ -308,9 +312,7 @@ def _refuse_overwriting_inputs(output: str | None, models: list[str]) -> None:
         if same:
             raise UserError(output, "is one of the models; refusing to overwrite it")
     if os.path.isfile(output) and _is_model(output):
-        raise UserError(
-            output, "is a model file; refusing to overwrite it with a report"
-        )
+        raise UserError(output, "is a model file; refusing to overwrite it")
 
 
 def _is_model(path: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import mmap
 import os
 import sys
@@ -89,29 +89,41 @@ _GLOB_CHARS = set("*?[")
 def expand_paths(paths: list[str]) -> tuple[list[str], list[ModelError]]:
     """Files as given, folders searched recursively, glob patterns expanded.
 
-    Each model once, in the order given. A pattern that matches nothing is
-    an error entry, as a missing file is when the loader meets it.
+    Each model once (by its real path), in the order given. Symbolic links to
+    folders are not followed, so a link loop cannot trap the search. A
+    pattern or folder that yields no model is an error entry.
     """
     found: list[str] = []
     errors: list[ModelError] = []
     for path in paths:
-        if os.path.isdir(path) and not _is_model_folder(path):
-            found += _search(path)
-        elif not os.path.exists(path) and _GLOB_CHARS & set(path):
-            matches = sorted(glob.glob(path, recursive=True))
+        if os.path.isdir(path):
+            models = _search(path)
+            if not models:
+                errors.append(ModelError(path, _empty_folder(path)))
+            found += models
+        elif not os.path.lexists(path) and _GLOB_CHARS & set(path):
+            matches = _glob(path)
             if not matches:
                 errors.append(ModelError(path, "the pattern matches no file"))
-            for match in matches:
-                found += _search(match) if os.path.isdir(match) else [match]
+            found += matches
         else:
             found.append(path)
-    return list(dict.fromkeys(found)), errors
+    unique: dict[str, str] = {}
+    for path in found:
+        unique.setdefault(os.path.realpath(path), path)
+    return list(unique.values()), errors
 
 
-def _is_model_folder(path: str) -> bool:
-    """SavedModel and TensorFlow.js folders are refused as models, not searched."""
+def _empty_folder(path: str) -> str:
     entries = set(os.listdir(path))
-    return bool(entries & {"saved_model.pb", "model.json"})
+    if "saved_model.pb" in entries:
+        return "is a TensorFlow SavedModel folder; convert it to TFLite or ONNX first"
+    if "model.json" in entries:
+        return (
+            "is a TensorFlow.js or Paddle.js model folder; compatcheck reads the "
+            "ONNX or TFLite model it was converted from"
+        )
+    return "holds no ONNX or TFLite model"
 
 
 def _search(folder: str) -> list[str]:
@@ -123,6 +135,45 @@ def _search(folder: str) -> list[str]:
             if name.lower().endswith(MODEL_EXTENSIONS) or _looks_like_model(path):
                 found.append(path)
     return found
+
+
+def _glob(pattern: str) -> list[str]:
+    """Files matching ``pattern`` (``**`` crosses folders), without following
+    links to folders."""
+    parts = pattern.replace(os.sep, "/").split("/")
+    fixed = []
+    for part in parts:
+        if _GLOB_CHARS & set(part):
+            break
+        fixed.append(part)
+    root = "/".join(fixed) or "."
+    if pattern.startswith("/") and not fixed[1:]:
+        root = "/"
+    rest = parts[len(fixed) :]
+    matches = []
+    for base, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        relative = os.path.relpath(base, root)
+        segments = [] if relative == "." else relative.replace(os.sep, "/").split("/")
+        for name in sorted(files):
+            if _match_segments(rest, [*segments, name]):
+                path = os.path.join(base, name)
+                found = path if root != "." else os.path.relpath(path)
+                matches.append(found)
+    return matches
+
+
+def _match_segments(pattern: list[str], path: list[str]) -> bool:
+    if not pattern:
+        return not path
+    head, tail = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_match_segments(tail, path[i:]) for i in range(len(path) + 1))
+    return (
+        bool(path)
+        and fnmatch.fnmatchcase(path[0], head)
+        and (_match_segments(tail, path[1:]))
+    )
 
 
 def _looks_like_model(path: str) -> bool:

@@ -329,7 +329,7 @@ def test_output_never_overwrites_a_model(cli, tmp_path):
     other.write_bytes((DATA / "selfie_segmentation.tflite").read_bytes())
     done = cli(model, "-p", "wechat", "-o", other)
     assert done.code == 2
-    assert "is a model file; refusing to overwrite it with a report" in done.err
+    assert "is a model file; refusing to overwrite it" in done.err
     assert other.read_bytes() == (DATA / "selfie_segmentation.tflite").read_bytes()
 
 

@@ -227,3 +227,47 @@ def test_pre_commit_hook_with_the_real_framework(tmp_path):
     assert failing.returncode == 1
     assert "Failed" in failing.stdout
     assert "tf2onnx cannot convert HARD_SWISH" in failing.stdout
+
+
+def test_globs_do_not_follow_link_loops_and_models_count_once(cli, tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    shutil.copy(SAMPLE, folder / "sr.onnx")
+    os.symlink(".", folder / "x")
+    os.symlink(".", folder / "y")
+    done = cli(
+        f"{folder}/**/*.onnx",
+        folder,
+        folder / "sr.onnx",
+        f"{folder}/../m/sr.onnx",
+        "-p",
+        "wechat,weixin",
+        "-f",
+        "json",
+    )
+    assert done.code == 0, done.err
+    assert len(done.json()["models"]) == 1
+    assert [r["platform"] for r in done.json()["results"]] == ["wechat"]
+
+
+def test_write_baseline_never_replaces_a_model(cli, project):
+    done = cli("sr.onnx", "-p", "wechat", "--write-baseline", "sr.onnx")
+    assert done.code == 2 and "is one of the models" in done.err
+    shutil.copy(DATA / "selfie_segmentation.tflite", "other.tflite")
+    done = cli("sr.onnx", "-p", "wechat", "--write-baseline", "other.tflite")
+    assert done.code == 2 and "is a model file; refusing to overwrite it" in done.err
+    assert (project / "models" / "other.tflite").read_bytes()[4:8] == b"TFL3"
+
+
+def test_profile_paths_keep_their_case(cli, project):
+    (project / "Profiles").mkdir()
+    (project / "Profiles" / "Ours.yaml").write_text("extends: wechat\nplatform: ours\n")
+    (project / "compatcheck.yaml").write_text("platforms: [Profiles/Ours.yaml]\n")
+    (result,) = _results(cli("sr.onnx", "-f", "json"))
+    assert result["platform"] == "ours"
+
+
+def test_a_folder_without_models_is_an_error(cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("nothing here")
+    done = cli(tmp_path, "-p", "wechat")
+    assert done.code == 2 and "holds no ONNX or TFLite model" in done.err

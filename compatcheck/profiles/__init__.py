@@ -64,15 +64,39 @@ def platform_names() -> list[str]:
 
 
 def resolve_platforms(requested: list[str]) -> list[str]:
-    """Expand ``all`` and commas; keep order; refuse unknown names."""
+    """Expand ``all``, commas and aliases; keep order; each platform once.
+
+    Names are case-insensitive; profile file paths are kept as written.
+    """
     names: list[str] = []
+    seen: set[str] = set()
     for item in requested:
-        for name in (part.strip().lower() for part in item.split(",")):
-            if not name:
+        parts = [item] if os.path.isfile(item) else item.split(",")
+        for part in (p.strip() for p in parts):
+            if not part:
                 continue
-            expanded = platform_names() if name == "all" else [name]
-            names.extend(n for n in expanded if n not in names)
+            if _is_path(part):
+                expanded = [part]
+            elif part.lower() == "all":
+                expanded = platform_names()
+            else:
+                expanded = [_primary(part.lower())]
+            for name in expanded:
+                key = os.path.realpath(name) if _is_path(name) else name
+                if key not in seen:
+                    seen.add(key)
+                    names.append(name)
     return names
+
+
+def _is_path(text: str) -> bool:
+    return text.endswith((".yaml", ".yml")) or os.sep in text or "/" in text
+
+
+def _primary(name: str) -> str:
+    """The platform's own name for an alias (weixin -> wechat)."""
+    path = available_platforms().get(name)
+    return path.stem if path is not None else name
 
 
 def load_profile(name_or_path: str) -> Profile:
