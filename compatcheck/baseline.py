@@ -20,26 +20,36 @@ from compatcheck.report import Report
 BASELINE_VERSION = 1
 
 
-def fingerprint(result: PlatformResult, finding: Finding) -> str:
-    """A stable id for one finding of one model on one platform."""
+def fingerprint(result: PlatformResult, finding: Finding, base: str = ".") -> str:
+    """A stable id for one finding of one model on one platform.
+
+    The model is named by its path relative to ``base`` (the configuration's
+    folder, or the working directory), so the same file keeps its
+    fingerprints and another file with the same name does not share them.
+    Messages are left out: they hold sizes that change when a model is saved
+    again.
+    """
     parts = [
-        os.path.basename(result.model),
+        model_key(result.model, base),
         result.platform,
         finding.code,
         finding.op_type,
         *sorted(finding.nodes),
     ]
-    if not finding.nodes and not finding.op_type:
-        # Findings about the whole model (sizes, routes) differ by message.
-        parts.append(finding.message)
-    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
+    text = "\0".join(parts).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(text).hexdigest()[:32]
 
 
-def write(path: str, report: Report) -> None:
+def model_key(path: str, base: str = ".") -> str:
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
+    return relative.replace(os.sep, "/")
+
+
+def write(path: str, report: Report, base: str = ".") -> None:
     """Record every finding of the report in ``path``."""
     entries = [
         {
-            "fingerprint": fingerprint(result, finding),
+            "fingerprint": fingerprint(result, finding, base),
             "model": result.model,
             "platform": result.platform,
             "code": finding.code,
@@ -57,7 +67,7 @@ def write(path: str, report: Report) -> None:
     }
     try:
         with open(path, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=True, ensure_ascii=False)
+            json.dump(document, handle, indent=2, sort_keys=True)
             handle.write("\n")
     except OSError as exc:
         raise UserError(path, f"cannot write the baseline ({exc.strerror})") from None
@@ -74,6 +84,8 @@ def read(path: str) -> set[str]:
         raise UserError(path, f"cannot be read ({exc.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(path, f"is not a baseline file ({exc})") from None
+    except RecursionError:
+        raise UserError(path, "is not a baseline file (nested too deeply)") from None
     entries = document.get("findings") if isinstance(document, dict) else None
     if not isinstance(entries, list) or not all(
         isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in entries
@@ -82,9 +94,9 @@ def read(path: str) -> set[str]:
     return {e["fingerprint"] for e in entries}
 
 
-def apply(known: set[str], report: Report) -> None:
+def apply(known: set[str], report: Report, base: str = ".") -> None:
     """Hide the findings the baseline knows; count them on each result."""
     for result in report.results:
-        kept = [f for f in result.findings if fingerprint(result, f) not in known]
+        kept = [f for f in result.findings if fingerprint(result, f, base) not in known]
         result.baselined = len(result.findings) - len(kept)
         result.findings = kept

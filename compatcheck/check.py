@@ -34,7 +34,7 @@ def check_model(
     unverified = sorted({_describe(f) for f in relied if not f.verified})
     if best is not None:
         unverified = sorted({*unverified, *best.unverified})
-    return PlatformResult(
+    result = PlatformResult(
         model=model.path,
         model_format=model.format,
         platform=profile.platform,
@@ -46,6 +46,8 @@ def check_model(
         unreachable=_unreachable(profile, routes, options),
         platform_findings=platform_findings,
     )
+    _apply_policy(result, options)
+    return result
 
 
 def _wanted(route: Route, options: Options) -> bool:
@@ -113,17 +115,29 @@ def _unreachable(profile: Profile, routes: list[Route], options: Options) -> lis
 
 
 def _run(ctx: Context, scope: str) -> list[Finding]:
-    """The scope's rules, through the policy (select, ignore, severity)."""
-    path = (ctx.source or ctx.model).path
     found: list[Finding] = []
     for rule in all_rules():
-        if rule.scope != scope:
-            continue
-        for finding in rule.check(ctx):
-            kept = ctx.options.policy.apply(finding, path)
-            if kept is not None:
-                found.append(kept)
+        if rule.scope == scope:
+            found.extend(rule.check(ctx))
     return found
+
+
+def _apply_policy(result: PlatformResult, options: Options) -> None:
+    """Select, ignore and re-grade findings once the route is chosen.
+
+    The route is chosen on every finding, so hiding a code changes what is
+    shown, not which way the model is deployed.
+    """
+    policy = options.policy
+
+    def kept(findings: list[Finding]) -> list[Finding]:
+        shown = (policy.apply(f, result.model) for f in findings)
+        return [f for f in shown if f is not None]
+
+    result.findings = kept(result.findings)
+    result.platform_findings = kept(result.platform_findings)
+    for route in result.routes:
+        route.findings = kept(route.findings)
 
 
 def _order(finding: Finding) -> tuple:

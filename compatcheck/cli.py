@@ -197,9 +197,9 @@ def _check(args: argparse.Namespace) -> int:
 
     known = baseline.read(args.baseline) if args.baseline else None
     if args.write_baseline:
-        baseline.write(args.write_baseline, report)
+        baseline.write(args.write_baseline, report, config.folder)
     if known is not None:
-        baseline.apply(known, report)
+        baseline.apply(known, report, config.folder)
 
     from compatcheck.report import render
 
@@ -248,7 +248,7 @@ def _platforms(args: argparse.Namespace, config) -> list[str]:
 
 
 def _options(args: argparse.Namespace, config):
-    from compatcheck.config import Policy
+    from compatcheck.config import Policy, codes
     from compatcheck.rules import Options
 
     shapes: dict[str, tuple[int, ...]] = {}
@@ -259,8 +259,12 @@ def _options(args: argparse.Namespace, config):
         shapes[name] = shape
     engine = args.engine or config.engine
     policy = Policy(
-        select=_codes(args.select) if args.select else config.select,
-        ignore=_codes(args.ignore) if args.ignore else config.ignore,
+        select=codes(args.select.split(","), "--select")
+        if args.select is not None
+        else config.select,
+        ignore=codes(args.ignore.split(","), "--ignore")
+        if args.ignore is not None
+        else config.ignore,
         severity=config.severity,
         per_path_ignores=config.per_path_ignores,
         base=config.folder,
@@ -271,10 +275,6 @@ def _options(args: argparse.Namespace, config):
         engine=engine.strip().lower() if engine else None,
         policy=policy,
     )
-
-
-def _codes(text: str) -> list[str]:
-    return [c.strip().upper() for c in text.split(",") if c.strip()]
 
 
 # Sizes become JavaScript typed-array lengths, which stay below 2**31.
@@ -327,6 +327,9 @@ def _is_model(path: str) -> bool:
 
 
 def _write(text: str, output: str | None) -> None:
+    # A file name that is not UTF-8 is shown with backslash escapes, so the
+    # report itself is always valid UTF-8.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if output in (None, "-"):
         sys.stdout.write(text)
         return

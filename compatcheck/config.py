@@ -91,7 +91,10 @@ def _read(path: str) -> dict | None:
 
         return _read_yaml(path)
     except UserError as exc:
-        raise ConfigError(path, exc.problem) from None
+        problem = exc.problem
+        if "must be a YAML mapping" in problem:
+            problem = "must be a YAML mapping of settings (key: value)"
+        raise ConfigError(path, problem) from None
 
 
 def _read_toml(path: str) -> dict | None:
@@ -101,12 +104,21 @@ def _read_toml(path: str) -> dict | None:
         import tomli as tomllib
     try:
         with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+            # A byte-order mark is not TOML, but editors write one.
+            text = handle.read().decode("utf-8-sig")
+        data = tomllib.loads(text)
     except OSError as exc:
         raise ConfigError(path, f"cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, f"invalid TOML: {exc}") from None
-    table = data.get("tool", {}).get("compatcheck")
+    except RecursionError:
+        raise ConfigError(path, "is nested too deeply to read") from None
+    tool = data.get("tool")
+    if not isinstance(tool, dict):
+        return None
+    table = tool.get("compatcheck")
     if table is not None and not isinstance(table, dict):
         raise ConfigError(path, "[tool.compatcheck] must be a table")
     return table
@@ -124,17 +136,18 @@ def parse(path: str, data: dict) -> Config:
         )
     config = Config(path=path)
     config.platforms = _strings(path, data, "platforms")
-    config.select = [c.upper() for c in _strings(path, data, "select")]
-    config.ignore = [c.upper() for c in _strings(path, data, "ignore")]
+    config.select = codes(_strings(path, data, "select"), f"{path}: select")
+    config.ignore = codes(_strings(path, data, "ignore"), f"{path}: ignore")
     config.severity = {
-        str(code).upper(): _severity(path, code, level)
+        codes([str(code)], f"{path}: severity")[0]: _severity(path, code, level)
         for code, level in _mapping(path, data, "severity").items()
     }
     config.per_path_ignores = {
-        pattern: _strings(
-            path, {"codes": codes}, "codes", f"per-path-ignores.{pattern}"
+        str(pattern): codes(
+            _strings(path, {"codes": listed}, "codes", f"per-path-ignores.{pattern}"),
+            f"{path}: per-path-ignores.{pattern}",
         )
-        for pattern, codes in _mapping(path, data, "per-path-ignores").items()
+        for pattern, listed in _mapping(path, data, "per-path-ignores").items()
     }
     fail_on = data.get("fail-on", "error")
     if fail_on not in FAIL_ON:
@@ -146,6 +159,25 @@ def parse(path: str, data: dict) -> Config:
             raise ConfigError(path, f"{key}: expected a string")
         setattr(config, key, value)
     return config
+
+
+def codes(given: list[str], where: str) -> list[str]:
+    """Rule codes or prefixes, upper-cased; one that names no rule is refused."""
+    from compatcheck.rules import all_rules
+
+    known = [rule.code for rule in all_rules()]
+    result = []
+    for code in given:
+        code = code.strip().upper()
+        if not code or not any(k.startswith(code) for k in known):
+            shown = repr(code) if code else "'' (an empty code)"
+            raise UserError(
+                where,
+                f"{shown} is not a rule code or a prefix of one "
+                "(see 'compatcheck rules')",
+            )
+        result.append(code)
+    return result
 
 
 def _strings(path: str, data: dict, key: str, shown: str | None = None) -> list[str]:
@@ -196,15 +228,22 @@ class Policy:
         return finding
 
     def _ignored_at(self, model_path: str) -> list[str]:
-        relative = os.path.relpath(
-            os.path.abspath(model_path), os.path.abspath(self.base)
-        )
-        candidates = {model_path.replace(os.sep, "/"), relative.replace(os.sep, "/")}
-        codes: list[str] = []
-        for pattern, ignored in self.per_path_ignores.items():
-            if any(fnmatch.fnmatch(c, pattern) for c in candidates):
-                codes += ignored
-        return codes
+        """Codes ignored for this model: patterns are relative to the
+        configuration's folder (absolute patterns match absolute paths), and
+        never match a model outside that folder."""
+        absolute = os.path.abspath(model_path)
+        relative = os.path.relpath(absolute, os.path.abspath(self.base))
+        relative = relative.replace(os.sep, "/")
+        inside = not relative.startswith("../")
+        ignored: list[str] = []
+        for pattern, listed in self.per_path_ignores.items():
+            if os.path.isabs(pattern):
+                hit = fnmatch.fnmatch(absolute, pattern)
+            else:
+                hit = inside and fnmatch.fnmatch(relative, pattern.removeprefix("./"))
+            if hit:
+                ignored += listed
+        return ignored
 
 
 def _matches(code: str, prefixes: list[str]) -> bool:

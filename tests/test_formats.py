@@ -59,10 +59,22 @@ def test_sarif_validates_and_fingerprints_are_stable(cli, monkeypatch, tmp_path)
     ]
     fingerprints = [r["partialFingerprints"]["compatcheck/v1"] for r in results]
     assert len(set(fingerprints)) == len(fingerprints)
-    # A copy of the model under another folder keeps its fingerprints.
-    copy = tmp_path / "pytorch_super_resolution.onnx"
-    copy.write_bytes((DATA / "pytorch_super_resolution.onnx").read_bytes())
-    again = cli(copy, "-p", "wechat,baidu", "--no-config", "-f", "sarif")
+    # The same model saved again (at the same path) keeps its fingerprints.
+    import onnx
+
+    model = onnx.load(DATA / "pytorch_super_resolution.onnx")
+    model.doc_string = "saved again"
+    (tmp_path / "tests" / "data").mkdir(parents=True)
+    onnx.save(model, tmp_path / "tests" / "data" / "pytorch_super_resolution.onnx")
+    monkeypatch.chdir(tmp_path)
+    again = cli(
+        "tests/data/pytorch_super_resolution.onnx",
+        "-p",
+        "wechat,baidu",
+        "--no-config",
+        "-f",
+        "sarif",
+    )
     moved = json.loads(again.out)["runs"][0]["results"]
     assert {r["partialFingerprints"]["compatcheck/v1"] for r in moved} <= set(
         fingerprints

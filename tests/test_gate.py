@@ -271,3 +271,90 @@ def test_a_folder_without_models_is_an_error(cli, tmp_path):
     (tmp_path / "notes.txt").write_text("nothing here")
     done = cli(tmp_path, "-p", "wechat")
     assert done.code == 2 and "holds no ONNX or TFLite model" in done.err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("ignore: ['']\n", "'' (an empty code) is not a rule code"),
+        ("select: [XX9]\n", "'XX9' is not a rule code or a prefix of one"),
+        ("severity: {5: error}\n", "'5' is not a rule code"),
+        ("[1, 2]\n", "must be a YAML mapping of settings"),
+    ],
+)
+def test_config_codes_are_checked(cli, project, content, message):
+    (project / "compatcheck.yaml").write_text(content)
+    done = cli("sr.onnx", "-p", "wechat")
+    assert done.code == 2 and message in done.err, done.err
+
+
+def test_lower_case_codes_work_everywhere(cli, project):
+    (project / "compatcheck.yaml").write_text("platforms: [wechat]\nselect: [cc5]\n")
+    (result,) = _results(cli("sr.onnx", "-f", "json"))
+    assert codes(result) == {"CC500"}
+    done = cli("sr.onnx", "--select", "zz")
+    assert done.code == 2 and "--select: 'ZZ' is not a rule code" in done.err
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["tool = 5\n", "tool = 'x'\n", "\ufeff[tool.compatcheck]\nplatforms = ['qq']\n"],
+)
+def test_odd_pyproject_files(cli, project, content):
+    (project / "pyproject.toml").write_text(content, encoding="utf-8")
+    done = cli("sr.onnx", "-p", "wechat")
+    assert done.code in (0, 1), done.err
+
+
+def test_deeply_nested_config_and_baseline(cli, project):
+    (project / "pyproject.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    done = cli("sr.onnx", "-p", "wechat")
+    assert done.code == 2 and "internal error" not in done.err
+    (project / "pyproject.toml").unlink()
+    (project / "b.json").write_text("[" * 100000)
+    done = cli("sr.onnx", "-p", "wechat", "--baseline", project / "b.json")
+    assert done.code == 2 and "is not a baseline file" in done.err
+
+
+def test_select_does_not_change_the_route(cli, project):
+    full = _results(cli("sr.onnx", "-p", "wechat", "-f", "json"))[0]
+    only = _results(cli("sr.onnx", "-p", "wechat", "-f", "json", "--select", "CC300"))[
+        0
+    ]
+    assert only["route"] == full["route"]
+    assert codes(only) == {"CC300"}
+
+
+def test_per_path_ignores_stay_inside_the_configured_folder(cli, project, tmp_path):
+    (project / "compatcheck.yaml").write_text(
+        "platforms: [wechat]\nper-path-ignores: {'*.onnx': [CC500]}\n"
+    )
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.onnx"
+    shutil.copy(SAMPLE, outside)
+    inside, other = _results(cli("sr.onnx", outside, "-f", "json"))
+    assert "CC500" not in codes(inside)
+    assert "CC500" in codes(other)
+    outside.unlink()
+
+
+def test_reports_of_hostile_names_stay_well_formed(cli, tmp_path, monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    import onnx
+    from make_models import gelu
+
+    model = gelu()
+    model.graph.node[0].name = "a|b\x01c\rd\\e"
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    name = "co:lon %25 #q.onnx"
+    onnx.save(model, folder / name)
+    monkeypatch.chdir(folder)
+    args = (name, "-p", "wechat", "--engine", "wx-inference", "--no-config", "-f")
+    ET.fromstring(cli(*args, "junit").out)  # well-formed XML
+    sarif = json.loads(cli(*args, "sarif").out)
+    uri = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert uri["artifactLocation"]["uri"] == "co%3Alon%20%2525%20%23q.onnx"
+    table = cli(*args, "markdown").out
+    row = next(line for line in table.splitlines() if "a\\|b" in line)
+    assert "\r" not in row and "a\\|b c d\\\\e" in row

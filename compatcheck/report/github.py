@@ -28,10 +28,11 @@ def render_github(report: Report) -> str:
     items.sort(key=lambda i: (i[0], i[1], i[2], i[3].code, i[3].message))
     lines = [
         f"::error file={_property(e.path)},title=unreadable model::{_data(e.message)}"
-        for e in report.errors
+        for e in report.errors[:SHOWN_PER_LEVEL]
     ]
     shown = {level: 0 for level in Severity}
-    hidden = 0
+    shown[Severity.ERROR] = len(lines)
+    hidden = len(report.errors) - len(lines)
     for _, model, platform, finding in items:
         if shown[finding.severity] >= SHOWN_PER_LEVEL:
             hidden += 1

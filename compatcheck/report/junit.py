@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 
 from compatcheck.findings import PlatformResult, Severity
 from compatcheck.report import Report
+
+# Characters XML 1.0 does not allow, even escaped; names in models can hold them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def render_junit(report: Report) -> str:
@@ -23,6 +31,11 @@ def render_junit(report: Report) -> str:
     root = ET.Element("testsuites", name="compatcheck")
     root.append(suite)
     ET.indent(root)
+    for element in root.iter():
+        if element.text:
+            element.text = _xml_text(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, _xml_text(value))
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from compatcheck.findings import PlatformResult, Severity
 from compatcheck.report import Report
 
@@ -58,9 +60,11 @@ def _details(result: PlatformResult) -> list[str]:
 
 
 def _cell(text: str) -> str:
+    """Table-safe text: no line breaks, and | < > \\ shown as themselves."""
+    text = re.sub(r"[\r\n\t\x00-\x1f]", " ", text)
     return (
-        text.replace("|", "\\|")
-        .replace("\n", " ")
+        text.replace("\\", "\\\\")
+        .replace("|", "\\|")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
     )

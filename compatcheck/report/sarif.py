@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+from urllib.parse import quote
 
 from compatcheck import __version__
 from compatcheck.baseline import fingerprint
@@ -67,8 +69,11 @@ def _rule(rule) -> dict:
 
 
 def _uri(path: str) -> str:
-    relative = os.path.relpath(path) if os.path.isabs(path) else path
-    return relative.replace(os.sep, "/")
+    """A URI reference for the model: relative and percent-encoded, or file://."""
+    if os.path.isabs(path):
+        return Path(path).as_uri()
+    posix = path.replace(os.sep, "/")
+    return quote(posix.encode("utf-8", "surrogateescape"), safe="/")
 
 
 def _result(result: PlatformResult, finding: Finding, index: dict) -> dict:

@@ -49,6 +49,8 @@ def _model_block(model: ModelGraph, results: list[PlatformResult]) -> str:
             lines.append(_indent(_table(result.findings)))
         if result.unverified:
             lines.append(_indent(_unverified(result.unverified)))
+        if result.baselined:
+            lines.append(f"    {result.baselined} finding(s) hidden by the baseline")
     return "\n".join(lines)
 
 

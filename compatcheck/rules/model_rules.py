@@ -78,13 +78,11 @@ def graph_structure(ctx: Context):
 
 
 def _cycles(model):
-    import networkx as nx
-
-    try:
-        cycle = nx.find_cycle(model.graph)
-    except nx.NetworkXNoCycle:
+    if "cycle" not in model.shared:
+        model.shared["cycle"] = _find_cycle(model.graph)
+    nodes = model.shared["cycle"]
+    if not nodes:
         return
-    nodes = list(dict.fromkeys(edge[0] for edge in cycle))
     yield graph_structure.finding(
         f"the graph has a cycle through {len(nodes)} node(s); no runtime can order "
         "them",
@@ -92,6 +90,15 @@ def _cycles(model):
         "it is meant to iterate",
         nodes=nodes,
     )
+
+
+def _find_cycle(graph) -> list[str]:
+    """Nodes on one cycle, or nothing for a DAG (a linear-time check first)."""
+    import networkx as nx
+
+    if nx.is_directed_acyclic_graph(graph):
+        return []
+    return list(dict.fromkeys(edge[0] for edge in nx.find_cycle(graph)))
 
 
 def _dangling(model):
