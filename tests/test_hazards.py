@@ -6,6 +6,7 @@ import hashlib
 import os
 import sys
 
+import pytest
 from conftest import DATA
 
 _OPENED: list[str] = []
@@ -76,3 +77,52 @@ def test_inputs_are_never_modified_and_nothing_is_written_beside_them(
     cli(folder, "-p", "wechat", "--write-baseline", tmp_path / "baseline.json")
     assert _snapshot(folder) == before
     assert sorted(os.listdir(tmp_path)) == ["baseline.json", "models"]
+
+
+def _crafted(name: str, folder) -> str:
+    """Write one crafted hazard file into ``folder``; return its path."""
+    import make_models
+    import onnx
+
+    path = folder / name
+    builders = {
+        "cycle.onnx": lambda: onnx.save(make_models.cycle(), path),
+        "dangling.onnx": lambda: onnx.save(make_models.dangling_input(), path),
+        "twins.onnx": lambda: onnx.save(make_models.duplicate_names(), path),
+        "deep.onnx": lambda: path.write_bytes(make_models.deep_nesting_bytes(400)),
+        "tensor_index.tflite": lambda: path.write_bytes(
+            make_models.tflite_bytes(tensor_index=9)
+        ),
+        "buffer_index.tflite": lambda: path.write_bytes(
+            make_models.tflite_bytes(buffer_index=7)
+        ),
+    }
+    builders[name]()
+    return str(path)
+
+
+HAZARDS = [
+    ("cycle.onnx", 1, "the graph has a cycle through 2 node(s)"),
+    ("dangling.onnx", 1, "tensor 'ghost' is read by 1 node(s) but no node produces"),
+    ("twins.onnx", 1, "tensor 'y' is produced by 2 nodes"),
+    ("deep.onnx", 2, "its subgraphs are nested more than 24 levels deep"),
+    ("tensor_index.tflite", 2, "corrupt TFLite file: operator 0 refers to tensor 9"),
+    ("buffer_index.tflite", 2, "corrupt TFLite file: a tensor refers to buffer 7"),
+]
+
+
+@pytest.mark.parametrize("name, code, message", HAZARDS, ids=[h[0] for h in HAZARDS])
+def test_structural_hazards_open_only_the_model(tmp_path, cli, name, code, message):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    path = _crafted(name, folder)
+    runs = []
+
+    def check():
+        runs.append(cli(path, "-p", "wechat", "--no-config", "-f", "json"))
+
+    opened = _opened_during(check)
+    done = runs[0]
+    assert done.code == code, done.err
+    assert message in (done.out if code == 1 else done.err)
+    assert [p for p in opened if p.startswith(str(tmp_path))] == [path]
