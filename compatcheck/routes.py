@@ -179,15 +179,18 @@ def _opsets(tool: Converter) -> dict[str, int]:
 
 
 def _predict(op: OpNode, op_type: str, index: int, tool: Converter) -> OpNode:
-    """A predicted operator that keeps the source node's tensors."""
+    """A predicted operator that keeps the source node's tensors.
+
+    The tensor lists are shared with the source node, never modified.
+    """
     domain = "ai.onnx" if tool.writes == "onnx" else tool.writes
     return OpNode(
         node_id=f"{op.node_id} [{index}:{op_type}]",
         name=op.name,
         op_type=op_type,
         domain=domain,
-        inputs=list(op.inputs),
-        outputs=list(op.outputs),
+        inputs=op.inputs,
+        outputs=op.outputs,
         scope=op.scope,
         attrs=op.attrs,
         origin=op.where,

@@ -72,15 +72,18 @@ def graph_structure(ctx: Context):
     model = ctx.model
     if model.graph is None:
         return
-    yield from _cycles(model)
-    yield from _dangling(model)
-    yield from _duplicates(model)
+    # The same for every platform: worked out once per model.
+    if "structure" not in model.shared:
+        model.shared["structure"] = [
+            *_cycles(model),
+            *_dangling(model),
+            *_duplicates(model),
+        ]
+    yield from model.shared["structure"]
 
 
 def _cycles(model):
-    if "cycle" not in model.shared:
-        model.shared["cycle"] = _find_cycle(model.graph)
-    nodes = model.shared["cycle"]
+    nodes = _find_cycle(model.graph)
     if not nodes:
         return
     yield graph_structure.finding(
