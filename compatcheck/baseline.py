@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 
 from compatcheck import __version__
 from compatcheck.errors import UserError
@@ -18,6 +19,8 @@ from compatcheck.findings import Finding, PlatformResult
 from compatcheck.report import Report
 
 BASELINE_VERSION = 1
+# A baseline of a million findings is about 200 MB; anything larger is not one.
+MAX_BASELINE_BYTES = 256 * 1024 * 1024
 
 
 def fingerprint(result: PlatformResult, finding: Finding, base: str = ".") -> str:
@@ -26,8 +29,8 @@ def fingerprint(result: PlatformResult, finding: Finding, base: str = ".") -> st
     The model is named by its path relative to ``base`` (the configuration's
     folder, or the working directory), so the same file keeps its
     fingerprints and another file with the same name does not share them.
-    Messages are left out: they hold sizes that change when a model is saved
-    again.
+    Findings that name nodes are told apart by them; others by their message
+    with its numbers left out (sizes change when a model is saved again).
     """
     parts = [
         model_key(result.model, base),
@@ -36,6 +39,10 @@ def fingerprint(result: PlatformResult, finding: Finding, base: str = ".") -> st
         finding.op_type,
         *sorted(finding.nodes),
     ]
+    if not finding.nodes:
+        # Whole-model findings differ by text; their numbers (sizes) change
+        # when a model is saved again, so they are left out.
+        parts.append(re.sub(r"\d[\d.,]*", "#", finding.message))
     text = "\0".join(parts).encode("utf-8", "surrogateescape")
     return hashlib.sha256(text).hexdigest()[:32]
 
@@ -75,6 +82,15 @@ def write(path: str, report: Report, base: str = ".") -> None:
 
 def read(path: str) -> set[str]:
     """The fingerprints recorded in a baseline file."""
+    if not os.path.isfile(path):
+        problem = (
+            "baseline file not found"
+            if not os.path.exists(path)
+            else ("is not a regular file")
+        )
+        raise UserError(path, problem)
+    if os.path.getsize(path) > MAX_BASELINE_BYTES:
+        raise UserError(path, f"is larger than {MAX_BASELINE_BYTES} bytes")
     try:
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)

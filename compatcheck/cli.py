@@ -54,7 +54,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse with one-line errors and exit code 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        raise UserError(self.prog, f"{message} (see --help)")
+        raise UserError("usage", f"{message} (see --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("compatcheck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`compatcheck rules | head`): stop quietly,
+        # as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:  # a bug in compatcheck, not the user's input
         if os.environ.get("COMPATCHECK_DEBUG"):
             raise
@@ -187,8 +193,7 @@ def _check(args: argparse.Namespace) -> int:
     config = _config(args)
     options = _options(args, config)
     platforms = _platforms(args, config)
-    for target in (args.output, args.write_baseline):
-        _refuse_overwriting_inputs(target, args.models)
+    _check_targets(args)
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}", "give at least 1 process")
     report = run_check(args.models, platforms, options, jobs=args.jobs)
@@ -300,6 +305,26 @@ def _one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def _check_targets(args: argparse.Namespace) -> None:
+    """Where results will be written, checked before any model is read."""
+    if args.write_baseline == "-":
+        raise UserError("--write-baseline -", "give a file name for the baseline")
+    if args.output not in (None, "-") and args.write_baseline:
+        if os.path.abspath(args.output) == os.path.abspath(args.write_baseline):
+            raise UserError(
+                args.output, "is both the report (-o) and the baseline; use two files"
+            )
+    for target in (args.output, args.write_baseline):
+        if target in (None, "-"):
+            continue
+        folder = os.path.dirname(os.path.abspath(target))
+        if not os.path.isdir(folder):
+            raise UserError(
+                target, f"cannot be written: folder {folder} does not exist"
+            )
+        _refuse_overwriting_inputs(target, args.models)
+
+
 def _refuse_overwriting_inputs(output: str | None, models: list[str]) -> None:
     """The report never replaces a model: an input (by any link) or another one."""
     if output in (None, "-") or not os.path.exists(output):
@@ -331,7 +356,15 @@ def _write(text: str, output: str | None) -> None:
     # report itself is always valid UTF-8.
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if output in (None, "-"):
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise UserError(
+                "standard output", f"cannot be written ({exc.strerror})"
+            ) from None
         return
     try:
         with open(output, "w", encoding="utf-8") as handle:

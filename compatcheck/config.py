@@ -74,8 +74,12 @@ def discover(start: str | None = None) -> Config:
 
 def load(path: str) -> Config:
     """The configuration in ``path`` (given with --config)."""
-    if not os.path.isfile(path):
+    if os.path.isdir(path):
+        raise ConfigError(path, "is a folder; give compatcheck.yaml or pyproject.toml")
+    if not os.path.exists(path):
         raise ConfigError(path, "configuration file not found")
+    if not os.path.isfile(path):
+        raise ConfigError(path, "is not a regular file")
     data = _read(path)
     if data is None:
         raise ConfigError(path, "has no [tool.compatcheck] table")

@@ -32,6 +32,7 @@ def run_check(
     _check_unique(profiles)
     _check_backend(options.backend, profiles)
     profiles = _with_engine(options, profiles)
+    profiles = _with_backend(options, profiles)
     report = Report()
     models, missing = expand_paths(paths)
     report.errors += missing
@@ -241,14 +242,29 @@ def _with_engine(options: Options, profiles) -> list:
                 f"engine {engine.id} has no such backend; use "
                 + (", ".join(sorted(engine.backends)) or "none"),
             )
-    skipped = [p.platform for p in profiles if p not in offering]
+    _note_skipped(f"--engine {wanted}", profiles, offering)
+    return offering
+
+
+def _with_backend(options: Options, profiles) -> list:
+    """With --backend, the platforms with an engine that has it."""
+    backend = options.backend
+    if backend is None:
+        return profiles
+    offering = [p for p in profiles if any(backend in e.backends for e in p.engines)]
+    _note_skipped(f"--backend {backend}", profiles, offering)
+    return offering
+
+
+def _note_skipped(flag: str, profiles, kept) -> None:
+    skipped = [p.platform for p in profiles if p not in kept]
     if skipped:
+        verb = "does" if len(skipped) == 1 else "do"
         print(
-            f"compatcheck: note: --engine {wanted}: not checking "
-            f"{', '.join(skipped)}, which do not offer it",
+            f"compatcheck: note: {flag}: not checking {', '.join(skipped)}, which "
+            f"{verb} not offer it",
             file=sys.stderr,
         )
-    return offering
 
 
 def _check_input_shapes(shapes: dict, models: list[ModelGraph]) -> None:

@@ -361,12 +361,15 @@ def deep_nesting_bytes(depth: int) -> bytes:
     return b"\x08\x08" + _field(7, graph) + _field(8, opset)  # ir_version 8
 
 
-def tflite_bytes(opcode_index=0, tensor_index=1, buffer_index=1, builtin=None):
+def tflite_bytes(
+    opcode_index=0, tensor_index=1, buffer_index=1, builtin=None, shape=(1, 4)
+):
     """A one-operator TFLite model whose indices can be pointed out of range.
 
     With the defaults the model is valid: two float32 tensors, one builtin
     ADD operator, and buffer 1 holding the second input's 16 bytes.
-    ``builtin`` replaces ADD with another builtin operator code.
+    ``builtin`` replaces ADD with another builtin operator code; ``shape`` is
+    the declared shape of both tensors.
     """
     import flatbuffers
     import tflite
@@ -382,9 +385,9 @@ def tflite_bytes(opcode_index=0, tensor_index=1, buffer_index=1, builtin=None):
     names = [b.CreateString("x"), b.CreateString("w")]
     tensors = []
     for i, name in enumerate(names):
-        shape = vector(tflite.TensorStartShapeVector, [1, 4], b.PrependInt32)
+        dims = vector(tflite.TensorStartShapeVector, list(shape), b.PrependInt32)
         tflite.TensorStart(b)
-        tflite.TensorAddShape(b, shape)
+        tflite.TensorAddShape(b, dims)
         tflite.TensorAddType(b, tflite.TensorType.FLOAT32)
         tflite.TensorAddName(b, name)
         tflite.TensorAddBuffer(b, buffer_index if i else 0)

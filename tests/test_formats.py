@@ -101,10 +101,10 @@ def test_junit_has_one_case_per_model_and_platform(cli, monkeypatch):
     suite = root.find("testsuite")
     cases = suite.findall("testcase")
     assert [(c.get("classname"), c.get("name")) for c in cases] == [
-        ("compatcheck.wechat", "pytorch_super_resolution.onnx"),
-        ("compatcheck.baidu", "pytorch_super_resolution.onnx"),
-        ("compatcheck.wechat", "selfie_segmentation.tflite"),
-        ("compatcheck.baidu", "selfie_segmentation.tflite"),
+        ("compatcheck.wechat", MODELS[0]),
+        ("compatcheck.baidu", MODELS[0]),
+        ("compatcheck.wechat", MODELS[1]),
+        ("compatcheck.baidu", MODELS[1]),
     ]
     assert suite.get("tests") == "4" and suite.get("failures") == "3"
     assert cases[0].find("failure") is None

@@ -126,3 +126,73 @@ def test_structural_hazards_open_only_the_model(tmp_path, cli, name, code, messa
     assert done.code == code, done.err
     assert message in (done.out if code == 1 else done.err)
     assert [p for p in opened if p.startswith(str(tmp_path))] == [path]
+
+
+def test_tflite_constants_must_match_their_buffers(tmp_path):
+    from make_models import tflite_bytes
+
+    from compatcheck.errors import ModelFormatError
+    from compatcheck.model import load_model
+
+    for shape, message in [
+        (
+            (100, 100),
+            "declares shape [100, 100] of float32 (40000 bytes) but its buffer",
+        ),
+        ((-5, 4), "tensor 'x' has a negative dimension [-5, 4]"),
+    ]:
+        path = tmp_path / "odd.tflite"
+        path.write_bytes(tflite_bytes(shape=shape))
+        with pytest.raises(ModelFormatError) as caught:
+            load_model(str(path))
+        assert message in caught.value.problem
+
+
+def test_a_graph_output_nothing_produces(tmp_path, cli):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4])],
+    )
+    path = tmp_path / "orphan.onnx"
+    onnx.save(helper.make_model(graph), path)
+    done = cli(path, "-p", "wechat", "--engine", "wx-inference", "-f", "json")
+    (finding,) = [
+        f for f in done.json()["results"][0]["findings"] if f["code"] == "CC003"
+    ]
+    assert finding["nodes"] == ["graph output z"]
+
+
+def test_baseline_must_be_a_regular_file(cli):
+    done = cli(
+        DATA / "pytorch_super_resolution.onnx",
+        "-p",
+        "wechat",
+        "--baseline",
+        "/dev/zero",
+    )
+    assert done.code == 2 and "/dev/zero: is not a regular file" in done.err
+    same = cli(
+        DATA / "pytorch_super_resolution.onnx", "-p", "wechat", "--write-baseline", "-"
+    )
+    assert same.code == 2 and "give a file name for the baseline" in same.err
+
+
+def test_a_closed_pipe_is_not_an_internal_error():
+    import subprocess
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "compatcheck", "rules"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    process.stdout.read(10)
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) in (0, 141)
+    assert "internal error" not in err and "Traceback" not in err

@@ -527,7 +527,7 @@ def test_engine_flag_forces_a_route(synthetic, check_json, cli):
     )
     (alipay,) = both.json()["results"]
     assert alipay["route"]["engine"] == "tfjs-webgl"
-    assert "--engine tfjs: not checking baidu, which do not offer it" in both.err
+    assert "--engine tfjs: not checking baidu, which does not offer it" in both.err
     mismatch = cli(
         synthetic["relu.onnx"],
         "-p",

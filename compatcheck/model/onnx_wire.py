@@ -93,7 +93,8 @@ class _Walker:
             return self.tensor(start, end)
         if kind == "graph":
             depth += 1
-            if depth > MAX_SUBGRAPH_DEPTH:
+            # The main graph is depth 1; subgraphs nest below it.
+            if depth - 1 > MAX_SUBGRAPH_DEPTH:
                 raise TooDeepError(
                     f"its subgraphs are nested more than {MAX_SUBGRAPH_DEPTH} levels "
                     "deep; protobuf's parser (and so the engines) stop near 32 "

@@ -12,7 +12,7 @@ import numpy as np
 import tflite
 
 from compatcheck.errors import ModelFormatError
-from compatcheck.model.dtypes import tflite_dtype_name
+from compatcheck.model.dtypes import byte_size, tflite_dtype_name
 from compatcheck.model.graph import (
     ModelGraph,
     OpNode,
@@ -142,7 +142,16 @@ class _Reader:
         dtype = _TYPE_NAMES.get(tensor.Type(), f"type_{tensor.Type()}")
         shape = tuple(_ints(tensor.ShapeAsNumpy()))
         signature = tuple(_ints(tensor.ShapeSignatureAsNumpy())) or None
+        if any(d < 0 for d in shape):
+            raise _Corrupt(f"tensor {name!r} has a negative dimension {list(shape)}")
         size = self._buffer_size(tensor.Buffer())
+        expected = byte_size(dtype, shape)
+        if size and expected is not None and tensor.Sparsity() is None:
+            if expected != size:
+                raise _Corrupt(
+                    f"constant {name!r} declares shape {list(shape)} of {dtype} "
+                    f"({expected} bytes) but its buffer holds {size} bytes"
+                )
         info = TensorInfo(
             key, dtype, shape, quantization=_quantization(tensor), signature=signature
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import xml.etree.ElementTree as ET
 
@@ -43,7 +42,7 @@ def _case(result: PlatformResult) -> ET.Element:
     case = ET.Element(
         "testcase",
         classname=f"compatcheck.{result.platform}",
-        name=os.path.basename(result.model),
+        name=result.model,
         file=result.model,
     )
     lines = [_line(f) for f in result.findings if f.severity is Severity.ERROR]
@@ -67,8 +66,6 @@ def _line(finding) -> str:
 
 
 def _unreadable(path: str, message: str) -> ET.Element:
-    case = ET.Element(
-        "testcase", classname="compatcheck", name=os.path.basename(path), file=path
-    )
+    case = ET.Element("testcase", classname="compatcheck", name=path, file=path)
     ET.SubElement(case, "error", message=message, type="unreadable-model")
     return case

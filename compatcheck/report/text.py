@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 
 from tabulate import tabulate
@@ -130,7 +129,7 @@ def _matrix(report: Report) -> str:
     platforms = list(dict.fromkeys(r.platform for r in report.results))
     rows = []
     for model in report.models:
-        row = [os.path.basename(model.path)]
+        row = [model.path]
         for platform in platforms:
             result = next(
                 r

@@ -113,6 +113,10 @@ def _dangling(model):
         for name in op.inputs:
             if name and name not in produced and name not in model.declared:
                 missing[name].append(op.node_id)
+    produced = {out for op in model.ops.values() for out in op.outputs if out}
+    for output in model.outputs:
+        if output.name not in produced and output.name not in model.declared:
+            missing[output.name].append(f"graph output {output.name}")
     for name, nodes in sorted(missing.items()):
         yield graph_structure.finding(
             f"tensor {name!r} is read by {len(nodes)} node(s) but no node produces "
