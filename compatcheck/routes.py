@@ -46,12 +46,6 @@ class Route:
     steps: tuple[Converter, ...]
     engine: Engine
 
-    @property
-    def name(self) -> str:
-        if not self.steps:
-            return self.engine.id
-        return f"{self.engine.id} via {' + '.join(s.id for s in self.steps)}"
-
     def chain(self, model_path: str, backend: str | None = None) -> str:
         """``model.tflite -> tf2onnx -> ONNX -> wx.createInferenceSession (cpu)``."""
         parts = [os.path.basename(model_path)]

@@ -18,6 +18,10 @@ Dim = int | str | None
 # tensors its lowering creates inside (DepthToSpace through 6-D tensors).
 CREATES_RANK = "compatcheck:creates_rank"
 
+# Integer constants with at most this many values keep them (axes, shapes,
+# slice bounds, scalar indices); larger ones keep only their range.
+MAX_KEPT_VALUES = 64
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -129,7 +133,7 @@ class ModelGraph:
     outputs: list[TensorInfo]
     weights: list[Weight]
     constants: set[str] = field(default_factory=set)
-    # Values of small integer constants (at most 64 values), by tensor name.
+    # Values of small integer constants (MAX_KEPT_VALUES), by tensor name.
     int_values: dict[str, tuple[int, ...]] = field(default_factory=dict)
     opsets: dict[str, int] = field(default_factory=dict)
     ir_version: int | None = None

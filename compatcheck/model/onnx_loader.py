@@ -13,6 +13,7 @@ from onnx import numpy_helper, shape_inference
 from compatcheck.errors import ModelFormatError
 from compatcheck.model.dtypes import byte_size, onnx_dtype_name
 from compatcheck.model.graph import (
+    MAX_KEPT_VALUES,
     ExternalDataRef,
     ModelGraph,
     OpNode,
@@ -246,9 +247,6 @@ class _GraphWalker:
         return int(np.min(values)), int(np.max(values))
 
 
-# Integer constants with at most this many values keep their values (axes,
-# shapes, slice bounds); larger ones keep only their range.
-MAX_KEPT_VALUES = 64
 _INT_TYPES = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64")
 _MAX_ATTR_INTS = 16
 

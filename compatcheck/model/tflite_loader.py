@@ -14,6 +14,7 @@ import tflite
 from compatcheck.errors import ModelFormatError
 from compatcheck.model.dtypes import byte_size, tflite_dtype_name
 from compatcheck.model.graph import (
+    MAX_KEPT_VALUES,
     ModelGraph,
     OpNode,
     TensorInfo,
@@ -31,7 +32,6 @@ _CUSTOM_CODE = 32
 # Integer buffers up to this size are read for their values (shapes, axes,
 # indices); larger ones are only measured.
 _MAX_READ_BYTES = 65536
-_MAX_KEPT_VALUES = 64
 _INT_NUMPY = {
     "int64": "<i8",
     "int32": "<i4",
@@ -175,7 +175,7 @@ class _Reader:
         if not raw or len(raw) % numpy_type.itemsize:
             return None
         values = np.frombuffer(raw, dtype=numpy_type)
-        if values.size <= _MAX_KEPT_VALUES:
+        if values.size <= MAX_KEPT_VALUES:
             self.int_values[key] = tuple(int(v) for v in values)
         return int(values.min()), int(values.max())
 
