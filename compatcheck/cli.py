@@ -336,19 +336,10 @@ def _refuse_overwriting_inputs(output: str | None, models: list[str]) -> None:
             same = os.path.realpath(model) == os.path.realpath(output)
         if same:
             raise UserError(output, "is one of the models; refusing to overwrite it")
-    if os.path.isfile(output) and _is_model(output):
+    from compatcheck.model import looks_like_model
+
+    if looks_like_model(output):
         raise UserError(output, "is a model file; refusing to overwrite it")
-
-
-def _is_model(path: str) -> bool:
-    from compatcheck.model import sniff
-
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(1 << 16)
-    except OSError:
-        return False
-    return bool(head) and sniff(path, head) in ("onnx", "tflite")
 
 
 def _write(text: str, output: str | None) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-import mmap
 import os
 import sys
 
 from compatcheck.check import check_model, engine_names
 from compatcheck.errors import ModelFormatError, UserError
-from compatcheck.model import ModelGraph, load_model
+from compatcheck.model import ModelGraph, load_model, looks_like_model
 from compatcheck.profiles import load_profile, resolve_platforms
 from compatcheck.report import ModelError, Report
 from compatcheck.rules import Options
@@ -133,7 +132,7 @@ def _search(folder: str) -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = os.path.join(root, name)
-            if name.lower().endswith(MODEL_EXTENSIONS) or _looks_like_model(path):
+            if name.lower().endswith(MODEL_EXTENSIONS) or looks_like_model(path):
                 found.append(path)
     return found
 
@@ -175,23 +174,6 @@ def _match_segments(pattern: list[str], path: list[str]) -> bool:
         and fnmatch.fnmatchcase(path[0], head)
         and (_match_segments(tail, path[1:]))
     )
-
-
-def _looks_like_model(path: str) -> bool:
-    from compatcheck.model.onnx_wire import looks_like_onnx
-
-    try:
-        # Never open a FIFO or device: reading one could block forever.
-        if not os.path.isfile(path) or os.path.getsize(path) < 8:
-            return False
-        with (
-            open(path, "rb") as handle,
-            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
-        ):
-            # Only top-level fields are read, so this stays cheap.
-            return data[4:8] == b"TFL3" or looks_like_onnx(data)
-    except (OSError, ValueError):
-        return False
 
 
 def _check_backend(backend: str | None, profiles) -> None:

@@ -83,6 +83,26 @@ def _load_bytes(path: str, data, size: int) -> ModelGraph:
     raise ModelFormatError(path, kind)
 
 
+def looks_like_model(path: str) -> bool:
+    """True when a regular file's content is a TFLite or ONNX model.
+
+    Only top-level fields are read, so this is cheap on large files; FIFOs
+    and devices are never opened (reading one could block forever).
+    """
+    from compatcheck.model.onnx_wire import looks_like_onnx
+
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) < 8:
+            return False
+        with (
+            open(path, "rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            return data[4:8] == b"TFL3" or looks_like_onnx(data)
+    except (OSError, ValueError):
+        return False
+
+
 def sniff(path: str, data) -> str:
     """Return ``"onnx"``, ``"tflite"``, or a sentence saying what the file is."""
     head = bytes(data[:16])

@@ -38,7 +38,6 @@ class Context:
     profile: Profile
     engine: Engine | None
     options: Options
-    relied_on: list[Fact] = field(default_factory=list)
     # Platform scope: every route found. Engine scope: the route being
     # checked, what its conversions could not convert, and the user's model
     # (``model`` is then the predicted converted one).
@@ -46,15 +45,19 @@ class Context:
     route: Route | None = None
     gaps: list[Gap] = field(default_factory=list)
     source: ModelGraph | None = None
-    _relied: dict = field(default_factory=dict, repr=False)
+    # Facts the verdict depends on, by identity, in the order first relied on.
+    _relied: dict[int, Fact] = field(default_factory=dict, repr=False)
     # Results several rules share (per model and engine), computed once.
     memo: dict = field(default_factory=dict)
 
     def rely(self, fact: Fact | None) -> None:
         """Record that a verdict depends on ``fact`` (shown when unverified)."""
-        if fact is not None and id(fact) not in self._relied:
-            self._relied[id(fact)] = fact
-            self.relied_on.append(fact)
+        if fact is not None:
+            self._relied.setdefault(id(fact), fact)
+
+    @property
+    def relied_on(self) -> list[Fact]:
+        return list(self._relied.values())
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,13 @@ def engine_requirements(ctx: Context):
         Conditions are as documented; whether an application is granted is
         not something a file can show.
     """
-    for fact in ctx.engine.requires:
-        ctx.rely(fact)
-        yield engine_requirements.finding(
-            f"{ctx.engine.title} requires: {fact.value}",
-            "plan this before deploying through this engine",
-            fact=fact,
-        )
+    yield from _engine_facts(
+        ctx,
+        engine_requirements,
+        ctx.engine.requires,
+        " requires: ",
+        "plan this before deploying through this engine",
+    )
 
 
 @rule("CC111", "engine-risk", Severity.WARNING, "engine")
@@ -67,11 +67,22 @@ def engine_risk(ctx: Context):
     Limitations:
         Hazards are as recorded in the profile; the list is not exhaustive.
     """
-    for fact in ctx.engine.risks:
+    yield from _engine_facts(
+        ctx,
+        engine_risk,
+        ctx.engine.risks,
+        ": ",
+        "prefer a route without this hazard, or test on real phones before release",
+    )
+
+
+def _engine_facts(ctx: Context, rule_obj, facts, joiner: str, fix: str):
+    """One finding per condition or hazard the platform records for the engine."""
+    for fact in facts:
         ctx.rely(fact)
-        yield engine_risk.finding(
-            f"{ctx.engine.title}: {fact.value}",
-            "prefer a route without this hazard, or test on real phones before release",
+        yield rule_obj.finding(
+            f"{ctx.engine.title}{joiner}{fact.value}",
+            fix,
             fact=fact,
         )
 
