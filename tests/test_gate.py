@@ -347,3 +347,55 @@ def test_reports_of_hostile_names_stay_well_formed(cli, tmp_path, monkeypatch):
     table = cli(*args, "markdown").out
     row = next(line for line in table.splitlines() if "a\\|b" in line)
     assert "\r" not in row and "a\\|b c d\\\\e" in row
+
+
+def _usage_error(cli, *args) -> str:
+    done = cli(*args)
+    assert done.code == 2, done.out
+    assert len(done.err.strip().splitlines()) == 1 and "Traceback" not in done.err
+    return done.err
+
+
+def test_every_gate_usage_error_names_the_problem(cli, project, monkeypatch):
+    import compatcheck.baseline
+
+    model = "sr.onnx"
+    (project / "empty.toml").write_text('[project]\nname = "x"\n')
+    (project / "table.toml").write_text("[tool]\ncompatcheck = 5\n")
+    (project / "nested.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    (project / "bad.yaml").write_text("extends: [wechat]\n")
+    (project / "missing-base.yaml").write_text("extends: gone.yaml\n")
+    cases = [
+        (("--config", project, "--no-config"), "cannot be combined with --config"),
+        (("--jobs", "0"), "--jobs 0: give at least 1 process"),
+        (("-o", project / "nowhere" / "r.txt"), "does not exist"),
+        (("-o", "r.json", "--write-baseline", "r.json"), "is both the report"),
+        (("--config", project), "is a folder; give compatcheck.yaml"),
+        (("--config", project / "nope.yaml"), "configuration file not found"),
+        (("--config", project / "empty.toml"), "has no [tool.compatcheck] table"),
+        (("--config", project / "table.toml"), "[tool.compatcheck] must be a table"),
+        (("--config", project / "nested.toml"), "is nested too deeply to read"),
+        (("-p", project / "bad.yaml"), "extends: expected a platform name"),
+        (("-p", project / "missing-base.yaml"), "extends: 'gone.yaml' is not a file"),
+    ]
+    for extra, message in cases:
+        args = [model, *extra] if "-p" in extra else [model, "-p", "wechat", *extra]
+        assert message in _usage_error(cli, *args), message
+    monkeypatch.setattr(compatcheck.baseline, "MAX_BASELINE_BYTES", 10)
+    (project / "big.json").write_text('{"findings": []}')
+    err = _usage_error(cli, model, "-p", "wechat", "--baseline", project / "big.json")
+    assert "is larger than 10 bytes" in err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_standard_output_is_a_usage_error(project):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "compatcheck", "sr.onnx", "-p", "wechat"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=project / "models",
+        )
+    assert done.returncode == 2
+    assert "standard output: cannot be written" in done.stderr
