@@ -39,7 +39,9 @@ def fingerprint(result: PlatformResult, finding: Finding, base: str = ".") -> st
         finding.op_type,
         *sorted(finding.nodes),
     ]
-    if not finding.nodes:
+    if finding.key:
+        parts.append(finding.key)
+    elif not finding.nodes:
         # Whole-model findings differ by text; their numbers (sizes) change
         # when a model is saved again, so they are left out.
         parts.append(re.sub(r"\d[\d.,]*", "#", finding.message))

@@ -19,7 +19,7 @@ from compatcheck.errors import (
     UserError,
 )
 
-SUBCOMMANDS = ("rules", "explain", "profiles")
+SUBCOMMANDS = ("rules", "explain", "profiles", "manifest", "snippet")
 FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
 
 DESCRIPTION = """\
@@ -33,6 +33,9 @@ other commands:
   compatcheck explain CODE        document one rule (for example CC200)
   compatcheck profiles            list platforms and their engines
   compatcheck profiles show NAME  print a platform's facts with sources
+  compatcheck manifest MODEL -p P --model-version V
+                                  write the hot-update manifest to host
+  compatcheck snippet MODEL -p P  print loader JavaScript for the platform
 """
 
 EPILOG = """\
@@ -45,8 +48,8 @@ exit codes:
 
 Known limitations: verdicts rest on the platforms' published facts; where a
 fact is not documented by the vendor the report says the verdict is
-unverified. A model named like a command (rules, explain, profiles) must be
-given as ./rules.
+unverified. A model named like a command (rules, explain, profiles,
+manifest, snippet) must be given as ./rules.
 """
 
 
@@ -112,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=DIMS",
         help="size you will feed an input, e.g. input=1x3x224x224; it must "
         "match the input's rank and fixed sizes",
+    )
+    parser.add_argument(
+        "--no-plan",
+        action="store_true",
+        help="leave the deployment plan (contract, cost, loading, session "
+        "options) out of the report",
     )
     gate = parser.add_argument_group("CI gate and configuration")
     gate.add_argument(
@@ -205,6 +214,11 @@ def _check(args: argparse.Namespace) -> int:
         baseline.write(args.write_baseline, report, config.folder)
     if known is not None:
         baseline.apply(known, report, config.folder)
+
+    if args.no_plan:
+        report.plans.clear()
+        for result in report.results:
+            result.plan = None
 
     from compatcheck.report import render
 

@@ -1,4 +1,4 @@
-"""The informational commands: rules, explain, profiles."""
+"""The other commands: rules, explain, profiles; manifest and snippet dispatch."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ from compatcheck.errors import EXIT_OK, UserError
 
 def run_subcommand(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
+    if command in ("manifest", "snippet"):
+        from compatcheck import deploy
+
+        return {"manifest": deploy.manifest_command, "snippet": deploy.snippet_command}[
+            command
+        ](rest)
     handler = {"rules": _rules, "explain": _explain, "profiles": _profiles}[command]
     return handler(rest)
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from compatcheck.plan import PlatformPlan
 
 
 class Severity(str, Enum):
@@ -29,6 +33,9 @@ class Finding:
     op_type: str = ""
     confidence: str = ""
     source: str = ""
+    # Identity for baselines and SARIF fingerprints when the message quotes
+    # text from the model that may change between saves; empty otherwise.
+    key: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -114,6 +121,8 @@ class PlatformResult:
     platform_findings: list[Finding] = field(default_factory=list)
     # Findings hidden because a baseline file records them.
     baselined: int = 0
+    # What to do on this platform through the chosen route.
+    plan: PlatformPlan | None = None
 
     @property
     def engine(self) -> str | None:
@@ -153,4 +162,5 @@ class PlatformResult:
             "routes": [r.to_dict() for r in self.routes],
             "unreachable_engines": list(self.unreachable),
             "baselined": self.baselined,
+            "plan": self.plan.to_dict() if self.plan else None,
         }

@@ -9,6 +9,7 @@ import sys
 from compatcheck.check import check_model, engine_names
 from compatcheck.errors import ModelFormatError, UserError
 from compatcheck.model import ModelGraph, load_model, looks_like_model
+from compatcheck.plan import plan_model, plan_platform
 from compatcheck.profiles import load_profile, resolve_platforms
 from compatcheck.report import ModelError, Report
 from compatcheck.rules import Options
@@ -41,8 +42,9 @@ def run_check(
         if isinstance(outcome, ModelError):
             report.errors.append(outcome)
             continue
-        model, results = outcome
+        model, plan, results = outcome
         report.models.append(model)
+        report.plans[model.path] = plan
         report.results += results
     _check_input_shapes(options.input_shapes, report.models)
     return report
@@ -55,12 +57,18 @@ def _check_one(item: tuple[str, list[str], Options]):
         model = load_model(path)
     except ModelFormatError as exc:
         return ModelError(exc.where, exc.problem)
-    results = [check_model(model, load_profile(p), options) for p in profile_paths]
+    plan = plan_model(model, options.input_shapes)
+    results = []
+    for profile_path in profile_paths:
+        profile = load_profile(profile_path)
+        result = check_model(model, profile, options)
+        result.plan = plan_platform(model, plan, profile, result.route)
+        results.append(result)
     # Reports need the model's facts, not its graph; keep what crosses
     # between processes small.
     model.graph = None
     model.shared.clear()
-    return model, results
+    return model, plan, results
 
 
 def _map(function, items: list, jobs: int):

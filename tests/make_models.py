@@ -255,6 +255,86 @@ def float16_weights():
     )
 
 
+def cost_model():
+    """Conv, Relu, Flatten, Gemm with MACs and parameters computed by hand.
+
+    Conv: 4 output channels x 8 x 8 positions x (3 x 3 x 3) = 6,912 MACs;
+    Gemm: 10 outputs x 256 inputs = 2,560 MACs; 9,472 in all.
+    Parameters: 4*3*3*3 + 4 + 10*256 + 10 = 2,682.
+    """
+    rng = np.random.default_rng(0)
+    initializers = [
+        numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3), np.float32), "w"),
+        numpy_helper.from_array(np.zeros(4, np.float32), "b"),
+        numpy_helper.from_array(rng.standard_normal((10, 256), np.float32), "fc_w"),
+        numpy_helper.from_array(np.zeros(10, np.float32), "fc_b"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1] * 4),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("Flatten", ["r"], ["f"], name="flatten"),
+        helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["y"], name="fc", transB=1),
+    ]
+    return _model(
+        nodes, [_io("x", [1, 3, 8, 8])], [_io("y", [1, 10])], initializers=initializers
+    )
+
+
+def liveness_model():
+    """x feeds Relu and, later, Add: three 1,024-byte tensors live at Sigmoid.
+
+    x [1, 4, 8, 8] float32 is 1,024 bytes, like every tensor here. At
+    Sigmoid, x (read again by Add), a (its input) and s (its output) are
+    live: the peak is 3,072 bytes. A walk that kept only each operator's
+    inputs and outputs would find 2,048.
+    """
+    shape = [1, 4, 8, 8]
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="relu"),
+        helper.make_node("Sigmoid", ["a"], ["s"], name="sigmoid"),
+        helper.make_node("Add", ["x", "s"], ["y"], name="add"),
+    ]
+    return _model(nodes, [_io("x", shape)], [_io("y", shape)])
+
+
+def qdq_conv():
+    """A Conv between QuantizeLinear/DequantizeLinear pairs (QDQ form)."""
+    rng = np.random.default_rng(1)
+    weights = rng.integers(-127, 127, (4, 3, 3, 3), dtype=np.int8)
+    initializers = [
+        numpy_helper.from_array(np.array(0.02, np.float32), "scale"),
+        numpy_helper.from_array(np.array(0, np.int8), "zero"),
+        numpy_helper.from_array(weights, "w_q"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "scale", "zero"], ["xq"], name="q"),
+        helper.make_node(
+            "DequantizeLinear", ["xq", "scale", "zero"], ["xd"], name="dq"
+        ),
+        helper.make_node(
+            "DequantizeLinear", ["w_q", "scale", "zero"], ["wd"], name="dq_w"
+        ),
+        helper.make_node("Conv", ["xd", "wd"], ["y"], name="conv", pads=[1] * 4),
+    ]
+    return _model(
+        nodes,
+        [_io("x", [1, 3, 8, 8])],
+        [_io("y", [1, 4, 8, 8])],
+        initializers=initializers,
+    )
+
+
+def build_metadata():
+    """Doc strings and metadata that name a local path and a user."""
+    model = relu()
+    model.doc_string = "exported from /home/alice/work/seg/train.py"
+    model.graph.node[0].doc_string = "/Users/alice/src/model.py(42): forward"
+    onnx.helper.set_model_props(
+        model, {"Image.NominalPixelRange": "Normalized_0_1", "mean": "0.485,0.456"}
+    )
+    return model
+
+
 def random_normal():
     """RandomNormal: becomes RandomStandardNormal, added to TensorFlow.js in 3.21."""
     nodes = [
@@ -475,6 +555,10 @@ CASES = {
     "cycle.onnx": cycle,
     "dangling_input.onnx": dangling_input,
     "duplicate_names.onnx": duplicate_names,
+    "cost.onnx": cost_model,
+    "liveness.onnx": liveness_model,
+    "qdq_conv.onnx": qdq_conv,
+    "build_metadata.onnx": build_metadata,
 }
 
 # TFLite cases, written as raw flatbuffers.

@@ -47,7 +47,7 @@ def test_control_flow_model_takes_the_tensorflow_js_route_on_wechat(corpus, chec
 def test_dynamic_shape_model_passes_with_warnings(check_json):
     result = check_json(DATA / "pytorch_super_resolution.onnx", "wechat")
     assert result["verdict"] == "warn"
-    assert codes(result) == {"CC300", "CC401", "CC500"}
+    assert codes(result) == {"CC300", "CC401", "CC500", "CC600", "CC601"}
     (dynamic,) = _findings(result, "CC401")
     assert "typicalShape: {'input': [1, 1, 224, 224]}" in dynamic["fix"]
 
@@ -91,8 +91,14 @@ def test_quantized_tflite_reaches_wechat_through_tf2onnx(corpus, check_json):
     assert result["route"]["converters"] == ["tf2onnx"]
     assert result["route"]["engine"] == "wx-inference"
     assert result["verdict"] == "warn"
-    assert codes(result) == {"CC500"}
-    # tf2onnx writes QDQ pairs, which WeChat reads as its FakeQuantize row.
+    assert codes(result) == {"CC420", "CC500", "CC600"}
+    # tf2onnx writes QDQ pairs, which WeChat reads as its FakeQuantize row
+    # and runs in INT8 with allowQuantize.
+    (quantized,) = [f for f in result["findings"] if f["code"] == "CC420"]
+    assert quantized["severity"] == "info"
+    assert "the converted model is int8 in QDQ form" in quantized["message"]
+    assert "allowQuantize: true" in quantized["message"]
+    assert result["plan"]["session_options"]["allowQuantize"] is True
     assert any(
         "DequantizeLinear = FakeQuantize" in f for f in result["unverified_facts"]
     )

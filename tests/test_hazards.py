@@ -51,8 +51,8 @@ def test_external_data_outside_the_folder_is_never_opened(tmp_path, cli):
         assert runs[0].code in (0, 1)
         assert "CC002" in runs[0].out
         # Of the files under the test folder, only the model itself is opened.
-        under_tmp = [p for p in opened if p.startswith(str(tmp_path))]
-        assert under_tmp == [path], (location, under_tmp)
+        under_tmp = {p for p in opened if p.startswith(str(tmp_path))}
+        assert under_tmp == {path}, (location, under_tmp)
 
 
 def _snapshot(folder) -> dict[str, str]:
@@ -125,7 +125,7 @@ def test_structural_hazards_open_only_the_model(tmp_path, cli, name, code, messa
     done = runs[0]
     assert done.code == code, done.err
     assert message in (done.out if code == 1 else done.err)
-    assert [p for p in opened if p.startswith(str(tmp_path))] == [path]
+    assert {p for p in opened if p.startswith(str(tmp_path))} == {path}
 
 
 def test_tflite_constants_must_match_their_buffers(tmp_path):

@@ -35,7 +35,7 @@ def test_readme_rule_table_matches_the_registry():
 
 def test_readme_sample_report_is_what_the_command_prints(cli, monkeypatch):
     section = README[README.index("## A report") :]
-    command = re.search(r"`(compatcheck [^`]+)`", section).group(1)
+    command = re.search(r"`(compatcheck [^`\n]+)`", section).group(1)
     shown = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
     monkeypatch.chdir(ROOT)
     done = cli(*command.split()[1:])
@@ -56,3 +56,30 @@ def test_readme_configuration_and_extends_examples_work(cli, tmp_path, monkeypat
     assert platforms == ["wechat", "our-wechat"]  # douyin has no wx-inference
     ours = done.json()["results"][1]
     assert "CC300" not in {f["code"] for f in ours["findings"]}  # opset 15 allowed
+
+
+def test_readme_deployment_plan_is_what_the_command_prints(cli, monkeypatch):
+    section = README[README.index("## A deployment plan") :]
+    command = re.search(r"`(compatcheck [^`\n]+)`", section).group(1)
+    shown = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    done = cli(*command.split()[1:])
+    assert done.code == 0
+    assert done.out.rstrip("\n") == shown
+
+
+def test_readme_manifest_example_is_real_and_valid(cli, monkeypatch):
+    import json
+
+    import jsonschema
+
+    from compatcheck.plan.manifest import schema
+
+    section = README[README.index("### Hot-update manifest") :]
+    command = re.search(r"`(compatcheck manifest [^`\n]+)`", section).group(1)
+    shown = re.search(r"```json\n(.*?)\n```", section, re.S).group(1)
+    jsonschema.Draft202012Validator(schema()).validate(json.loads(shown))
+    monkeypatch.chdir(ROOT)
+    done = cli(*command.split()[1:])
+    assert done.code == 0, done.err
+    assert done.out.rstrip("\n") == shown

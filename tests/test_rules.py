@@ -41,6 +41,12 @@ SYNTHETIC_CASES = [
     ("fixed input", "relu.onnx", "wechat", (), None, "CC401"),
     ("onnx not on wechat whitelist", "relu.onnx", "wechat", (), "CC500", None),
     ("small model, unknown whitelist", "relu.onnx", "alipay", (), None, "CC500"),
+    ("qdq model on wechat", "qdq_conv.onnx", "wechat", (), "CC420", None),
+    ("float model is not quantized", "relu.onnx", "wechat", (), None, "CC420"),
+    ("plaintext model on wechat", "relu.onnx", "wechat", (), "CC600", None),
+    ("no route, nothing ships", "relu.onnx", "qq", (), None, "CC600"),
+    ("leaking metadata", "build_metadata.onnx", "wechat", (), "CC601", None),
+    ("tflite without build text", "gelu.tflite", "wechat", (), None, "CC601"),
 ]
 
 

@@ -77,6 +77,28 @@ class Weight:
     int_range: tuple[int, int] | None = None
 
 
+@dataclass(frozen=True)
+class IOMeta:
+    """What the model file says about feeding or reading one input or output.
+
+    Empty fields mean the model does not say. ``mean`` and ``std`` describe
+    ``(x - mean) / std`` per channel; ``value_min``/``value_max`` are the
+    tensor's documented value range; ``default_size`` is (width, height).
+    """
+
+    name: str = ""
+    description: str = ""
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    value_min: tuple[float, ...] = ()
+    value_max: tuple[float, ...] = ()
+    color_space: str = ""
+    default_size: tuple[int, int] | None = None
+    # Raw key -> value pairs that describe preprocessing (ONNX metadata).
+    properties: tuple[tuple[str, str], ...] = ()
+    source: str = ""
+
+
 @dataclass
 class OpNode:
     """One operator occurrence.
@@ -145,6 +167,13 @@ class ModelGraph:
     # graph and function, and initializers. None where the format does not
     # say (TFLite variable tensors have no producer either).
     declared: set[str] | None = None
+    # Free-form key -> value metadata (ONNX metadata_props; TFLite metadata
+    # entry names and the metadata's name, version, author, description).
+    metadata: dict[str, str] = field(default_factory=dict)
+    # Documentation strings stored in the file: (where, first line).
+    doc_strings: list[tuple[str, str]] = field(default_factory=list)
+    # Preprocessing facts per graph input or output name.
+    io_meta: dict[str, IOMeta] = field(default_factory=dict)
     # Results derived from the source model that every route can share.
     shared: dict = field(default_factory=dict, repr=False, compare=False)
 

@@ -15,6 +15,7 @@ from compatcheck.model.dtypes import byte_size, onnx_dtype_name
 from compatcheck.model.graph import (
     MAX_KEPT_VALUES,
     ExternalDataRef,
+    IOMeta,
     ModelGraph,
     OpNode,
     TensorInfo,
@@ -74,7 +75,70 @@ def load_onnx(path: str, data, file_size: int) -> ModelGraph:
         ),
         external_data=_external_refs(path, walker.external),
         notes=notes,
+        metadata={_text(p.key): _text(p.value) for p in proto.metadata_props},
+        doc_strings=_doc_strings(proto),
+        io_meta=_io_meta(proto),
     )
+
+
+# Documentation strings kept per model (first line, cut) for the leak check.
+_MAX_DOC_STRINGS = 200
+_DOC_LINE = 200
+
+
+def _doc_strings(proto: onnx.ModelProto) -> list[tuple[str, str]]:
+    """Where each non-empty doc_string sits, with its first line."""
+    found = []
+    places = [("model", proto), ("graph", proto.graph)]
+    places += [(f"node {_text(n.name) or n.op_type}", n) for n in proto.graph.node]
+    places += [
+        (f"tensor {_text(v.name)}", v)
+        for v in (*proto.graph.input, *proto.graph.output)
+    ]
+    for where, item in places:
+        text = _text(item.doc_string).strip()
+        if text:
+            found.append((where, text.splitlines()[0][:_DOC_LINE]))
+        if len(found) >= _MAX_DOC_STRINGS:
+            break
+    return found
+
+
+# metadata_props keys that describe input preprocessing. The Image.* keys
+# are the Windows ML convention for image inputs; others are free-form.
+_PREPROCESSING_WORDS = (
+    "mean",
+    "std",
+    "norm",
+    "pixel",
+    "scale",
+    "color",
+    "colour",
+    "rgb",
+    "bgr",
+    "range",
+    "layout",
+    "image.",
+)
+
+
+def _io_meta(proto: onnx.ModelProto) -> dict[str, IOMeta]:
+    """Preprocessing the ONNX metadata states, attached to every graph input.
+
+    ONNX has no per-input metadata; keys that read as preprocessing are
+    shown with each image-like input, as the model states them.
+    """
+    props = tuple(
+        (_text(p.key), _text(p.value)[:_DOC_LINE])
+        for p in proto.metadata_props
+        if any(word in _text(p.key).lower() for word in _PREPROCESSING_WORDS)
+    )
+    if not props:
+        return {}
+    return {
+        _text(v.name): IOMeta(properties=props, source="ONNX metadata_props")
+        for v in _real_inputs(proto.graph)
+    }
 
 
 def _infer_shapes(proto: onnx.ModelProto, notes: list[str]) -> onnx.ModelProto:

@@ -15,12 +15,18 @@ from compatcheck.errors import ModelFormatError
 from compatcheck.model.dtypes import byte_size, tflite_dtype_name
 from compatcheck.model.graph import (
     MAX_KEPT_VALUES,
+    IOMeta,
     ModelGraph,
     OpNode,
     TensorInfo,
     Weight,
     build_graph,
     node_path,
+)
+from compatcheck.model.tflite_metadata import (
+    METADATA_NAME,
+    MetadataError,
+    read_metadata,
 )
 
 _TYPE_NAMES = {
@@ -32,6 +38,8 @@ _CUSTOM_CODE = 32
 # Integer buffers up to this size are read for their values (shapes, axes,
 # indices); larger ones are only measured.
 _MAX_READ_BYTES = 65536
+# A metadata buffer holds text and a few numbers; larger ones are refused.
+_MAX_METADATA_BYTES = 16 * 1024 * 1024
 _INT_NUMPY = {
     "int64": "<i8",
     "int32": "<i4",
@@ -96,6 +104,9 @@ class _Reader:
             raise _Corrupt("the model has no subgraph")
         names = [self._read_subgraph(i) for i in range(model.SubgraphsLength())]
         main = model.Subgraphs(0)
+        inputs = [self.tensors[names[0][i]] for i in _ints(main.InputsAsNumpy())]
+        outputs = [self.tensors[names[0][i]] for i in _ints(main.OutputsAsNumpy())]
+        metadata, io_meta, notes = self._metadata(inputs, outputs)
         return ModelGraph(
             path=self.path,
             format="tflite",
@@ -103,14 +114,52 @@ class _Reader:
             graph=build_graph(self.ops),
             ops={op.node_id: op for op in self.ops},
             tensors=self.tensors,
-            inputs=[self.tensors[names[0][i]] for i in _ints(main.InputsAsNumpy())],
-            outputs=[self.tensors[names[0][i]] for i in _ints(main.OutputsAsNumpy())],
+            inputs=inputs,
+            outputs=outputs,
             weights=self.weights,
             constants=self.constants,
             int_values=self.int_values,
             schema_version=model.Version(),
             producer=_text(model.Description()),
+            notes=notes,
+            metadata=metadata,
+            io_meta=io_meta,
         )
+
+    def _metadata(self, inputs: list[TensorInfo], outputs: list[TensorInfo]):
+        """Metadata entry names, and the TFLite metadata's text and processing.
+
+        A metadata buffer that cannot be parsed is noted, not fatal: the
+        graph itself is still sound.
+        """
+        entries: dict[str, str] = {}
+        io_meta: dict[str, IOMeta] = {}
+        notes: list[str] = []
+        for i in range(self.model.MetadataLength()):
+            entry = self.model.Metadata(i)
+            name = _text(entry.Name()) or f"metadata {i}"
+            entries[name] = ""
+            if name != METADATA_NAME:
+                continue
+            try:
+                parsed = read_metadata(self._buffer_bytes(entry.Buffer()))
+            except MetadataError as exc:
+                notes.append(f"{METADATA_NAME} could not be read: {exc}")
+                continue
+            entries.update({f"metadata {k}": v for k, v in parsed.info.items()})
+            for tensors, metas in ((inputs, parsed.inputs), (outputs, parsed.outputs)):
+                for tensor, meta in zip(tensors, metas, strict=False):
+                    io_meta[tensor.name] = meta
+        return entries, io_meta, notes
+
+    def _buffer_bytes(self, index: int) -> bytes:
+        size = self._buffer_size(index)
+        if size > _MAX_METADATA_BYTES:
+            raise MetadataError(f"{size} bytes is more than metadata can hold")
+        buffer = self.model.Buffers(index)
+        if buffer.Offset() > 1:
+            return bytes(self.data[buffer.Offset() : buffer.Offset() + size])
+        return buffer.DataAsNumpy().tobytes() if size else b""
 
     def _opcode(self, index: int) -> tuple[str, str, int]:
         code = self.model.OperatorCodes(index)

@@ -37,6 +37,10 @@ def build_profile(path: str, data: dict) -> Profile:
         engines=[
             _build_engine(facts, f"engines.{e['id']}", e) for e in data["engines"]
         ],
+        api_namespace=data.get("api_namespace", ""),
+        security={
+            k: facts(f"security.{k}", v) for k, v in data.get("security", {}).items()
+        },
     )
 
 
@@ -89,6 +93,13 @@ def _build_engine(facts: _FactMaker, where: str, raw: dict) -> Engine:
             for name, b in raw.get("backends", {}).items()
         },
     )
+    engine.min_base_library = optional("min_base_library")
+    engine.outputs_by = optional("outputs_by")
+    engine.quantized_forms = optional("quantized_forms")
+    engine.options = {
+        name: facts(f"{where}.options.{name}", option)
+        for name, option in raw.get("options", {}).items()
+    }
     if "operator_table" in raw:
         _add_operators(facts, where, raw, engine)
     if spec is not None:
@@ -109,6 +120,7 @@ def _add_spec(engine: Engine, spec: EngineSpec) -> None:
     engine.spec = spec
     engine.io_dtypes = engine.io_dtypes or spec.facts.get("io_dtypes")
     engine.dynamic_shapes = engine.dynamic_shapes or spec.facts.get("dynamic_dims")
+    engine.outputs_by = engine.outputs_by or spec.facts.get("outputs_by")
     if spec.backend:
         engine.backends.setdefault(
             spec.backend,

@@ -82,6 +82,11 @@ class Engine:
     version: Fact | None = None
     requires: tuple[Fact, ...] = ()
     risks: tuple[Fact, ...] = ()
+    min_base_library: Fact | None = None
+    outputs_by: Fact | None = None
+    quantized_forms: Fact | None = None
+    # Session option name -> its default value, as documented.
+    options: dict[str, Fact] = field(default_factory=dict)
 
     def accepts(self, model_format: str) -> bool:
         return self.formats.known and model_format in self.formats.value
@@ -201,6 +206,10 @@ class Profile:
     sources: dict[str, dict]
     limits: dict[str, Fact]
     engines: list[Engine]
+    # The host's JavaScript API object (wx, my ...); empty when not given.
+    api_namespace: str = ""
+    # model_encryption, when the profile states it.
+    security: dict[str, Fact] = field(default_factory=dict)
 
     def engine(self, engine_id: str) -> Engine | None:
         return next((e for e in self.engines if e.id == engine_id), None)

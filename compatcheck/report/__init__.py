@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from compatcheck.findings import PlatformResult
 from compatcheck.model.graph import ModelGraph
+from compatcheck.plan import ModelPlan
 
 
 @dataclass
@@ -23,6 +24,8 @@ class Report:
     models: list[ModelGraph] = field(default_factory=list)
     results: list[PlatformResult] = field(default_factory=list)
     errors: list[ModelError] = field(default_factory=list)
+    # Contract, cost and quantization of each model, by model path.
+    plans: dict[str, ModelPlan] = field(default_factory=dict)
 
 
 def render(report: Report, fmt: str) -> str:

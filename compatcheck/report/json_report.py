@@ -16,11 +16,18 @@ def render_json(report: Report) -> str:
         "tool": "compatcheck",
         "version": __version__,
         "schema_version": SCHEMA_VERSION,
-        "models": [model_facts(m) for m in report.models],
+        "models": [
+            {**model_facts(m), "plan": _plan(report, m.path)} for m in report.models
+        ],
         "results": [r.to_dict() for r in report.results],
         "errors": [{"model": e.path, "error": e.message} for e in report.errors],
     }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _plan(report: Report, path: str) -> dict | None:
+    plan = report.plans.get(path)
+    return plan.to_dict() if plan is not None else None
 
 
 def model_facts(model: ModelGraph) -> dict:

@@ -14,7 +14,9 @@ from compatcheck.findings import (
     verdict_of,
 )
 from compatcheck.model.graph import ModelGraph
+from compatcheck.plan import ModelPlan
 from compatcheck.report import Report
+from compatcheck.report.plan_text import model_plan_lines, platform_plan_lines
 
 # Nodes listed per finding before the rest are counted; JSON lists all.
 SHOWN_NODES = 3
@@ -29,7 +31,7 @@ def render_text(report: Report) -> str:
     blocks = []
     for model in report.models:
         results = [r for r in report.results if r.model == model.path]
-        blocks.append(_model_block(model, results))
+        blocks.append(_model_block(model, results, report.plans.get(model.path)))
     for error in report.errors:
         blocks.append(f"{error.path}\n  error: {error.message}")
     if len({r.platform for r in report.results}) > 1:
@@ -38,8 +40,12 @@ def render_text(report: Report) -> str:
     return _printable("\n\n".join(blocks)) + "\n"
 
 
-def _model_block(model: ModelGraph, results: list[PlatformResult]) -> str:
+def _model_block(
+    model: ModelGraph, results: list[PlatformResult], plan: ModelPlan | None
+) -> str:
     lines = [f"{model.path}", f"  {_describe(model)}"]
+    if plan is not None:
+        lines += model_plan_lines(plan)
     for result in results:
         lines.append("")
         lines.append(_verdict_line(result))
@@ -50,6 +56,8 @@ def _model_block(model: ModelGraph, results: list[PlatformResult]) -> str:
             lines.append(_indent(_unverified(result.unverified)))
         if result.baselined:
             lines.append(f"    {result.baselined} finding(s) hidden by the baseline")
+        if result.plan is not None:
+            lines += platform_plan_lines(result.plan)
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from compatcheck.rules import (
     conversion,
+    deployment,
     model_rules,
     operators,
     platform_rules,
@@ -14,7 +15,15 @@ __all__ = ["REGISTRY", "Context", "Options", "Rule", "all_rules"]
 
 # Each module registers its rules when imported; naming them here is what
 # imports them, and keeps the list of rule modules in one place.
-_MODULES = (model_rules, platform_rules, operators, conversion, tensors, webgl)
+_MODULES = (
+    model_rules,
+    platform_rules,
+    operators,
+    conversion,
+    tensors,
+    webgl,
+    deployment,
+)
 
 
 def all_rules() -> list[Rule]:

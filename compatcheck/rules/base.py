@@ -112,6 +112,7 @@ class Rule:
         op_type: str = "",
         fact: Fact | None = None,
         severity: Severity | None = None,
+        key: str = "",
     ) -> Finding:
         return Finding(
             code=self.code,
@@ -123,6 +124,7 @@ class Rule:
             op_type=op_type,
             confidence=fact.confidence if fact else "",
             source=fact.url if fact else "",
+            key=key,
         )
 
 

@@ -1,0 +1,202 @@
+"""Deployment commands: ``manifest`` (JSON to host), ``snippet`` (loader code)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+
+from compatcheck.errors import EXIT_FINDINGS, EXIT_OK, UserError
+
+
+def manifest_command(argv: list[str]) -> int:
+    """Write the hot-update manifest of one model on one platform.
+
+    Exit 0 when written, 1 when written but the verdict is fail, 2 on bad
+    input (nothing written).
+    """
+    parser = _parser(
+        "manifest",
+        "Write the JSON a server hosts so a mini program downloads the model "
+        "only when it changed: version, sha256, sizes, engine options, the "
+        "input/output contract and the verdict.",
+    )
+    parser.add_argument(
+        "--model-version",
+        required=True,
+        metavar="V",
+        help="the model's version: letters, digits, '.', '_' or '-' (it "
+        "becomes part of the file name on the phone)",
+    )
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help="where the model file (or the folder of its files) is hosted",
+    )
+    parser.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a file the phone downloads, when it is not MODEL itself (the "
+        "output of the route's conversion); repeat for each file, main file first",
+    )
+    args = parser.parse_args(argv)
+    from compatcheck.plan.manifest import VERSION_PATTERN, build_manifest, validate
+
+    if not VERSION_PATTERN.match(args.model_version):
+        raise UserError(
+            f"--model-version {args.model_version}",
+            "use 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit",
+        )
+    _check_output(args.output, [args.model, *args.file])
+    model, plan, result = _plan_one(args)
+    files = _deploy_files(args, model.path, result)
+    document = build_manifest(
+        model, plan, result, result.plan, args.model_version, files, args.url
+    )
+    problems = validate(document)
+    if problems:  # the schema and the builder disagree: a bug, not bad input
+        raise RuntimeError(f"manifest does not match its schema: {problems[0]}")
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    _write(text, args.output)
+    return EXIT_FINDINGS if result.verdict == "fail" else EXIT_OK
+
+
+def snippet_command(argv: list[str]) -> int:
+    """Print loader JavaScript for one model on one platform."""
+    parser = _parser(
+        "snippet",
+        "Print JavaScript for the platform that fetches the manifest, downloads "
+        "and caches the model when it changed, creates the session with the "
+        "planned options and runs one inference with correctly shaped input.",
+    )
+    parser.add_argument(
+        "--manifest-url",
+        metavar="URL",
+        help="where the manifest is hosted (default: a placeholder to replace)",
+    )
+    args = parser.parse_args(argv)
+    from compatcheck.plan.snippet import render_snippet
+    from compatcheck.profiles import load_profile
+
+    _check_output(args.output, [args.model])
+    model, plan, result = _plan_one(args)
+    profile = load_profile(args.platform)
+    text = render_snippet(
+        os.path.basename(model.path), plan, result.plan, profile, args.manifest_url
+    )
+    _write(text, args.output)
+    return EXIT_OK
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    from compatcheck.cli import OneLineParser
+
+    parser = OneLineParser(prog=f"compatcheck {prog}", description=description)
+    parser.add_argument("model", metavar="MODEL", help="an ONNX or TFLite model file")
+    parser.add_argument(
+        "-p",
+        "--platform",
+        required=True,
+        metavar="NAME",
+        help="one platform (wechat, alipay, baidu, douyin, qq) or a profile file",
+    )
+    parser.add_argument("--engine", metavar="NAME", help="use the route to this engine")
+    parser.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME=DIMS",
+        help="size you will feed an input, e.g. input=1x3x224x224",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE, not standard output"
+    )
+    return parser
+
+
+def _plan_one(args: argparse.Namespace):
+    """Check one model file on one platform; return model, plan and result."""
+    from compatcheck.cli import _parse_shape
+    from compatcheck.profiles import resolve_platforms
+    from compatcheck.rules import Options
+    from compatcheck.runner import run_check
+
+    if not os.path.isfile(args.model):
+        problem = "is a folder" if os.path.isdir(args.model) else "does not exist"
+        raise UserError(args.model, f"{problem}; give one model file")
+    if len(resolve_platforms([args.platform])) != 1:
+        raise UserError(f"--platform {args.platform}", "give exactly one platform")
+    shapes = dict(_parse_shape(item) for item in args.input_shape)
+    engine = args.engine.strip().lower() if args.engine else None
+    report = run_check(
+        [args.model], [args.platform], Options(input_shapes=shapes, engine=engine)
+    )
+    if report.errors:
+        error = report.errors[0]
+        raise UserError(error.path, error.message)
+    model, result = report.models[0], report.results[0]
+    if result.plan is None:
+        raise UserError(
+            args.model,
+            f"no route reaches an engine on {result.platform_title}; there is "
+            "nothing to deploy (run compatcheck on it for the reasons)",
+        )
+    return model, report.plans[model.path], result
+
+
+def _deploy_files(args: argparse.Namespace, model_path: str, result) -> list[str]:
+    route = result.route
+    if not args.file:
+        if route.converters:
+            raise UserError(
+                args.model,
+                f"on {result.platform} the model is converted first "
+                f"({' + '.join(route.converters)}: {route.commands[0]}); convert "
+                "it and give the files the phone downloads with --file",
+            )
+        return [model_path]
+    for path in args.file:
+        if not os.path.isfile(path):
+            raise UserError(path, "is not a file; give each downloaded file")
+    return list(args.file)
+
+
+def _check_output(output: str | None, inputs: list[str]) -> None:
+    if output in (None, "-"):
+        return
+    from compatcheck.cli import _refuse_overwriting_inputs
+
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise UserError(output, f"cannot be written: folder {folder} does not exist")
+    _refuse_overwriting_inputs(output, inputs)
+
+
+def _write(text: str, output: str | None) -> None:
+    """Standard output, or FILE replaced atomically (never half written)."""
+    if output in (None, "-"):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    folder = os.path.dirname(os.path.abspath(output))
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".compatcheck-")
+    except OSError as exc:
+        raise UserError(output, f"cannot be written ({exc.strerror})") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)
+        os.replace(temporary, output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise UserError(output, f"cannot be written ({exc.strerror})") from None

@@ -1,0 +1,501 @@
+"""The deployment plan: contract, cost, quantization, loading, manifest, snippet."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+import jsonschema
+import pytest
+from conftest import DATA, ROOT
+
+from compatcheck.model import load_model
+from compatcheck.plan import plan_model
+from compatcheck.plan.cost import count_macs, count_parameters, peak_activation
+from compatcheck.plan.manifest import schema
+from compatcheck.plan.quant import quantization_state
+
+SR = DATA / "pytorch_super_resolution.onnx"
+QUANT_TFLITE = DATA / "mobilenet_v1_0.25_224_quant.tflite"
+SELFIE = DATA / "selfie_segmentation.tflite"
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+
+def _json(cli, *args):
+    done = cli(*args, "-f", "json", "--no-config")
+    return json.loads(done.out)
+
+
+# Contract -----------------------------------------------------------------
+
+
+def test_onnx_contract_names_types_shapes_and_layout(cli):
+    document = _json(cli, SR, "-p", "wechat")
+    (model,) = document["models"]
+    (tensor,) = model["plan"]["inputs"]
+    assert tensor["name"] == "input"
+    assert tensor["dtype"] == "float32"
+    assert tensor["shape"] == ["batch_size", 1, 224, 224]
+    assert tensor["feed_shape"] == [1, 1, 224, 224]
+    assert tensor["filled"] == [
+        "dimension 0 (batch_size) = 1: one item per run (batch)"
+    ]
+    assert tensor["layout"] == "NCHW"
+    assert tensor["layout_reason"] == "it feeds Conv 'Conv_0', which takes NCHW"
+    (output,) = model["plan"]["outputs"]
+    assert (output["name"], output["dtype"]) == ("output", "float32")
+    # The symbolic batch of the output takes the value chosen for the input.
+    assert output["feed_shape"] == [1, 1, 672, 672]
+    (result,) = document["results"]
+    assert result["plan"]["output_keys"] == {"output": "output"}
+
+
+def test_tflite_contract_reads_normalisation_from_metadata(cli):
+    document = _json(cli, QUANT_TFLITE, "-p", "alipay")
+    (model,) = document["models"]
+    (tensor,) = model["plan"]["inputs"]
+    assert tensor["name"] == "input"
+    assert tensor["dtype"] == "uint8"
+    assert tensor["shape"] == [1, 224, 224, 3]
+    assert tensor["layout"] == "NHWC"
+    norm = tensor["normalisation"]
+    assert norm["source"] == "TFLite metadata"
+    assert (norm["mean"], norm["std"]) == ([127.5], [127.5])
+    assert (norm["min"], norm["max"]) == ([0.0], [255.0])
+    assert norm["color_space"] == "RGB"
+    (output,) = model["plan"]["outputs"]
+    assert output["name"] == "MobilenetV1/Predictions/Reshape_1"
+    assert output["shape"] == [1, 1001]
+    # TensorFlow.js returns outputs as an array in output order.
+    (result,) = document["results"]
+    assert result["plan"]["output_keys"] == {"MobilenetV1/Predictions/Reshape_1": 0}
+
+
+def test_onnx_metadata_properties_are_shown_as_preprocessing(synthetic):
+    model = load_model(synthetic["build_metadata.onnx"])
+    plan = plan_model(model, {})
+    norm = plan.contract.inputs[0].normalisation
+    assert norm["source"] == "ONNX metadata_props"
+    assert norm["properties"] == {
+        "Image.NominalPixelRange": "Normalized_0_1",
+        "mean": "0.485,0.456",
+    }
+
+
+def test_tflite_layout_without_metadata(cli):
+    (model,) = _json(cli, SELFIE, "-p", "wechat")["models"]
+    (tensor,) = model["plan"]["inputs"]
+    assert tensor["layout"] == "NHWC"
+    assert tensor["normalisation"] is None
+
+
+def test_given_input_shape_fills_dynamic_dimensions(cli):
+    document = _json(cli, SR, "-p", "wechat", "--input-shape", "input=2x1x224x224")
+    (tensor,) = document["models"][0]["plan"]["inputs"]
+    assert tensor["feed_shape"] == [2, 1, 224, 224]
+    assert tensor["filled"] == ["--input-shape"]
+    (output,) = document["models"][0]["plan"]["outputs"]
+    assert output["feed_shape"] == [2, 1, 672, 672]
+    options = document["results"][0]["plan"]["session_options"]
+    assert options["typicalShape"] == {"input": [2, 1, 224, 224]}
+
+
+# Cost ---------------------------------------------------------------------
+
+
+def test_macs_and_parameters_match_the_hand_computed_values(synthetic):
+    model = load_model(synthetic["cost.onnx"])
+    macs, unknown = count_macs(model, {})
+    assert macs == {"Conv": 6912, "Gemm": 2560}
+    assert unknown == []
+    assert count_parameters(model) == 4 * 3 * 3 * 3 + 4 + 10 * 256 + 10
+
+
+def test_peak_memory_keeps_a_tensor_alive_until_its_last_reader(synthetic):
+    model = load_model(synthetic["liveness.onnx"])
+    peak, where, unknown = peak_activation(model, {})
+    assert (peak, where, unknown) == (3 * 1024, "sigmoid", 0)
+
+
+def test_real_model_cost(cli):
+    cost = _json(cli, SR, "-p", "wechat")["models"][0]["plan"]["cost"]
+    # Four convolutions at 224 x 224: 1->64 (5x5), 64->64, 64->32, 32->9 (3x3).
+    positions = 224 * 224
+    expected = positions * (64 * 25 + 64 * 64 * 9 + 32 * 64 * 9 + 9 * 32 * 9)
+    assert cost["macs_by_operator"] == {"Conv": expected}
+    assert cost["parameters"] == 59657
+    # The first Relu holds its 64 x 224 x 224 float32 input and output.
+    assert cost["peak_activation_bytes"] == 2 * 64 * positions * 4
+    assert cost["weight_bytes"] == {"float32": 238628}
+    assert cost["float16_weights_bytes"] == cost["file_bytes"] - 238628 // 2
+    assert 0 < cost["gzip_bytes"] < cost["file_bytes"]
+    assert cost["compression_exact"] is True
+
+
+def test_tflite_macs_are_counted_from_filter_shapes(cli):
+    cost = _json(cli, QUANT_TFLITE, "-p", "alipay")["models"][0]["plan"]["cost"]
+    assert set(cost["macs_by_operator"]) == {"CONV_2D", "DEPTHWISE_CONV_2D"}
+    assert cost["macs_unknown_nodes"] == []
+    # MobileNet v1 0.25 at 224: about 41 million multiply-accumulates.
+    assert 40_000_000 < cost["macs"] < 42_000_000
+
+
+def test_large_files_are_compressed_from_samples(tmp_path, monkeypatch):
+    from compatcheck.plan import cost
+
+    payload = bytes(range(256)) * 4096  # 1 MiB that compresses well
+    path = tmp_path / "blob"
+    path.write_bytes(payload)
+    exact = cost.compressed_sizes([str(path)])
+    monkeypatch.setattr(cost, "EXACT_COMPRESSION_BYTES", 1024)
+    sampled = cost.compressed_sizes([str(path)])
+    assert exact[2] is True and sampled[2] is False
+    assert sampled[0] < len(payload) // 10
+
+
+# Quantization -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, form",
+    [
+        ("test_quantizelinear.onnx", "qdq"),
+        ("test_dequantizelinear.onnx", "qdq"),
+        ("test_qlinearconv.onnx", "operator"),
+        ("test_matmulinteger.onnx", "operator"),
+        ("test_dynamicquantizelinear.onnx", "dynamic"),
+        ("test_relu.onnx", "float32"),
+    ],
+)
+def test_quantization_state_of_node_test_models(corpus, name, form):
+    model = load_model(str(corpus / "onnx-node-tests" / name))
+    assert quantization_state(model).form == form
+
+
+def test_full_integer_tflite(corpus):
+    assert quantization_state(load_model(str(QUANT_TFLITE))).form == "full-integer"
+    float_model = (
+        corpus / "tflite-support" / "mobilenet_v1_0.25_224_1_metadata_1.tflite"
+    )
+    assert quantization_state(load_model(str(float_model))).form == "float32"
+
+
+def test_operator_form_is_not_what_wechat_runs(corpus, check_json):
+    model = corpus / "onnx-node-tests" / "test_qlinearconv.onnx"
+    result = check_json(model, "wechat", "--engine", "wx-inference")
+    (finding,) = [f for f in result["findings"] if f["code"] == "CC420"]
+    assert finding["severity"] == "warning"
+    assert "documents only qdq" in finding["message"]
+    assert result["plan"]["session_options"]["allowQuantize"] is False
+
+
+def test_qdq_model_asks_for_allow_quantize(synthetic, check_json):
+    result = check_json(synthetic["qdq_conv.onnx"], "wechat")
+    (finding,) = [f for f in result["findings"] if f["code"] == "CC420"]
+    assert finding["severity"] == "info"
+    assert "allowQuantize: true" in finding["message"]
+    options = result["plan"]["session_options"]
+    assert options["allowQuantize"] is True
+    assert "QDQ" in result["plan"]["session_option_reasons"]["allowQuantize"]
+
+
+def test_quantization_trade_off_is_spelled_out(cli):
+    text = cli(SR, "-p", "wechat", "--no-config").out
+    assert "quantization: not quantized: float32 weights and activations" in text
+    assert "accuracy cost" in text
+
+
+# Loading and session ------------------------------------------------------
+
+
+def test_wechat_plan_downloads_the_onnx_file(check_json):
+    loading = check_json(SR, "wechat")["plan"]["loading"]
+    assert loading["where"] == "download"
+    assert ".onnx is not on the package upload whitelist" in loading["steps"][0]
+    assert "wx.downloadFile" in loading["steps"][1]
+    assert "one download: fits (0.23 MB of 200.00 MB)" in loading["steps"]
+    assert "on demand" in loading["when"]
+    # WeChat keeps .br files in packages, so brotli is given too.
+    assert set(loading["transfer_bytes"]) == {"gzip", "brotli"}
+
+
+def test_a_whitelisted_small_model_goes_in_a_subpackage(check_json, tmp_path):
+    profile = tmp_path / "onnx-ok.yaml"
+    profile.write_text(
+        "extends: wechat\nplatform: onnxok\nlimits:\n  package_file_types:\n"
+        "    value: [onnx, json]\n    confidence: inferred\n    source: STRUCT\n"
+    )
+    loading = check_json(SR, str(profile))["plan"]["loading"]
+    assert loading["where"] == "subpackage"
+    assert "subpackage of its own" in loading["steps"][0]
+    assert loading["transfer_bytes"] == {"gzip": loading["transfer_bytes"]["gzip"]}
+
+
+def test_converted_route_sizes_are_estimates(check_json):
+    plan = check_json(QUANT_TFLITE, "alipay")["plan"]
+    assert plan["engine"] == "tfjs-webgl"
+    assert plan["loading"]["model_bytes_estimated"] is True
+    assert "my.downloadFile" in plan["loading"]["steps"][1]
+    assert (
+        "model-<version>/ (model.json and its .bin files)"
+        in plan["loading"]["steps"][1]
+    )
+
+
+def test_npu_is_proposed_only_when_every_operator_has_a_kernel(synthetic, check_json):
+    plan = check_json(synthetic["relu.onnx"], "wechat", "--engine", "wx-inference")
+    assert plan["plan"]["session_options"]["allowNPU"] is True
+    plan = check_json(synthetic["transpose.onnx"], "wechat", "--engine", "wx-inference")
+    assert plan["plan"]["session_options"]["allowNPU"] is False
+    assert "(Transpose)" in plan["plan"]["session_option_reasons"]["allowNPU"]
+
+
+def test_text_report_shows_the_plan_and_no_plan_hides_it(cli):
+    text = cli(SR, "-p", "wechat", "--no-config").out
+    for line in (
+        "  inputs:",
+        "    input: float32 [batch_size, 1, 224, 224] -> [1, 1, 224, 224], NCHW",
+        "    2.98 G MACs (Conv 2.98 G)",
+        "    peak activations 24.50 MB at Relu_1",
+        "    plan (wx-inference): download",
+        "    results: by output name: res['output']",
+    ):
+        assert line in text
+    assert "base library 2.30.0 or later" in text
+    hidden = cli(SR, "-p", "wechat", "--no-config", "--no-plan").out
+    assert "plan (" not in hidden and "inputs:" not in hidden
+    document = _json(cli, SR, "-p", "wechat", "--no-plan")
+    assert document["models"][0]["plan"] is None
+    assert document["results"][0]["plan"] is None
+
+
+# Security -----------------------------------------------------------------
+
+
+def test_build_metadata_names_the_user_and_the_path(synthetic, check_json):
+    result = check_json(synthetic["build_metadata.onnx"], "wechat")
+    (finding,) = [f for f in result["findings"] if f["code"] == "CC601"]
+    assert finding["severity"] == "warning"
+    assert "user name(s) alice" in finding["message"]
+    assert "'/home/alice/work/seg/train.py' in model" in finding["message"]
+    assert "2 doc string(s)" in finding["message"]
+
+
+def test_producer_alone_is_information(check_json):
+    result = check_json(SR, "wechat")
+    (finding,) = [f for f in result["findings"] if f["code"] == "CC601"]
+    assert finding["severity"] == "info"
+    assert finding["message"].endswith("producer 'pytorch 1.11.0'")
+
+
+def test_plaintext_model_note_names_the_options(check_json):
+    result = check_json(SR, "wechat")
+    (finding,) = [f for f in result["findings"] if f["code"] == "CC600"]
+    assert "offers no model encryption" in finding["message"]
+    assert "keep a sensitive model on a server" in finding["fix"]
+    other = check_json(SR, "alipay")
+    (finding,) = [f for f in other["findings"] if f["code"] == "CC600"]
+    assert "no model encryption is documented" in finding["message"]
+
+
+# Manifest -----------------------------------------------------------------
+
+
+def test_manifest_schema_is_valid_json_schema():
+    jsonschema.Draft202012Validator.check_schema(schema())
+
+
+def test_manifest_validates_and_hashes_the_model(cli, tmp_path):
+    out = tmp_path / "manifest.json"
+    done = cli(
+        "manifest", SR, "-p", "wechat", "--model-version", "2.1.0",
+        "--url", "https://cdn.example.com/sr/", "-o", out,
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    document = json.loads(out.read_text())
+    jsonschema.Draft202012Validator(schema()).validate(document)
+    digest = hashlib.sha256(SR.read_bytes()).hexdigest()
+    assert document["sha256"] == digest
+    assert document["bytes"] == SR.stat().st_size
+    assert document["files"] == [
+        {"name": SR.name, "bytes": SR.stat().st_size, "sha256": digest}
+    ]
+    assert document["version"] == "2.1.0"
+    assert document["engine"]["min_base_library"] == "2.30.0"
+    assert document["engine"]["options"] == {
+        "precisionLevel": 4,
+        "allowQuantize": False,
+        "allowNPU": True,
+        "typicalShape": {"input": [1, 1, 224, 224]},
+    }
+    assert document["inputs"][0]["feed_shape"] == [1, 1, 224, 224]
+    assert document["outputs"][0]["key"] == "output"
+    assert document["verdict"]["result"] == "warn"
+    assert document["verdict"]["verified"] is False
+    assert document["transfer_bytes"]["gzip"] < document["bytes"]
+
+
+def test_manifest_of_a_converted_route_needs_the_converted_files(cli, synthetic):
+    done = cli("manifest", SELFIE, "-p", "wechat", "--model-version", "1")
+    assert done.code == 2
+    assert "is converted first (tf2onnx" in done.err
+    assert "--file" in done.err
+    converted = synthetic["relu.onnx"]
+    done = cli(
+        "manifest", QUANT_TFLITE, "-p", "wechat", "--model-version", "1",
+        "--file", converted,
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    document = json.loads(done.out)
+    assert [f["name"] for f in document["files"]] == ["relu.onnx"]
+    assert document["route"]["converters"] == ["tf2onnx"]
+    assert document["engine"]["options"]["allowQuantize"] is True
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--model-version", "../x"), "--model-version ../x: use 1 to 64 letters"),
+        (("--model-version", "1", "-p", "qq"), "no route reaches an engine on QQ"),
+        (("--model-version", "1", "-p", "all"), "give exactly one platform"),
+    ],
+)
+def test_manifest_usage_errors(cli, args, message):
+    platform = () if "-p" in args else ("-p", "wechat")
+    done = cli("manifest", SR, *platform, *args)
+    assert done.code == 2 and message in done.err
+    assert done.out == ""
+
+
+def test_manifest_never_overwrites_a_model(cli, tmp_path):
+    copy = tmp_path / "sr.onnx"
+    shutil.copy(SR, copy)
+    before = copy.read_bytes()
+    done = cli(
+        "manifest", SR, "-p", "wechat", "--model-version", "1", "-o", copy,
+    )  # fmt: skip
+    assert done.code == 2 and "is a model file; refusing to overwrite it" in done.err
+    assert copy.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["sr.onnx"]
+
+
+def test_manifest_exit_code_follows_the_verdict(cli, synthetic):
+    done = cli(
+        "manifest", synthetic["gelu.onnx"], "-p", "wechat", "--model-version", "1"
+    )
+    assert done.code == 1
+    assert json.loads(done.out)["verdict"]["result"] == "fail"
+
+
+# Snippet ------------------------------------------------------------------
+
+# Every platform with an engine, and every engine kind a route can reach.
+SNIPPET_CASES = [
+    ("wechat", SR, (), "wx.createInferenceSession"),
+    ("wechat", QUANT_TFLITE, (), "wx.createInferenceSession"),
+    ("wechat", SR, ("--engine", "tfjs"), "tfconv.loadGraphModel"),
+    ("wechat", SR, ("--engine", "paddlejs"), "new Runner("),
+    ("alipay", SR, (), "tfconv.loadGraphModel"),
+    ("alipay", QUANT_TFLITE, (), "tfconv.loadGraphModel"),
+    ("baidu", SR, (), "new Runner("),
+    ("douyin", SR, (), "tt.createBytennEngineContext"),
+    ("douyin", SELFIE, ("--engine", "tfjs"), "tfconv.loadGraphModel"),
+]
+
+
+@needs_node
+@pytest.mark.parametrize("platform, model, extra, call", SNIPPET_CASES)
+def test_snippet_parses_with_node(cli, tmp_path, platform, model, extra, call):
+    done = cli("snippet", model, "-p", platform, *extra)
+    assert done.code == 0, done.err
+    assert call in done.out
+    script = tmp_path / "loader.js"
+    script.write_text(done.out)
+    check = subprocess.run([NODE, "--check", str(script)], capture_output=True)
+    assert check.returncode == 0, check.stderr.decode()
+
+
+def test_snippet_uses_the_model_names_and_shapes(cli):
+    wechat = cli("snippet", SR, "-p", "wechat").out
+    assert 'feeds["input"] = { shape: [1, 1, 224, 224]' in wechat
+    assert "new Float32Array(50176)" in wechat
+    assert 'results["output"] = out["output"]; // float32 [1, 1, 672, 672]' in wechat
+    assert '"typicalShape": {"input": [1, 1, 224, 224]}' in wechat
+    alipay = cli("snippet", QUANT_TFLITE, "-p", "alipay").out
+    assert "new Uint8Array(150528)" in alipay
+    assert "normalise as (x - [127.5]) / [127.5], RGB" in alipay
+    assert 'results["MobilenetV1/Predictions/Reshape_1"] = list[0];' in alipay
+    assert "onnx2tf writes 4-D inputs as NHWC" in alipay
+
+
+def _run_on_fake_wechat(cli, tmp_path, model, *extra) -> dict:
+    """Manifest and loader for ``model``, run under Node with a fake ``wx``."""
+    served, cache = tmp_path / "served", tmp_path / "cache"
+    served.mkdir()
+    cache.mkdir()
+    (cache / "model-0.9").mkdir()  # an older version, to be removed
+    shutil.copy(model, served / model.name)
+    manifest = tmp_path / "manifest.json"
+    made = cli(
+        "manifest", model, "-p", "wechat", "--model-version", "1.0",
+        "--url", "https://cdn.example.com/sr/", "-o", manifest, *extra,
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    loader = tmp_path / "loader.js"
+    loader.write_text(cli("snippet", model, "-p", "wechat", *extra).out)
+    env = {
+        **os.environ,
+        "MANIFEST": str(manifest),
+        "SERVED": str(served),
+        "CACHE": str(cache),
+    }
+    harness = ROOT / "tests" / "js" / "fake_wechat.js"
+
+    def run() -> dict:
+        done = subprocess.run(
+            [NODE, str(harness), str(loader)], capture_output=True, text=True, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    first = run()
+    first["again"] = run()
+    return first
+
+
+@needs_node
+def test_wechat_snippet_runs_against_a_fake_runtime(cli, tmp_path):
+    """Download, cache, session options and feeds, end to end under Node."""
+    seen = _run_on_fake_wechat(cli, tmp_path, SR)
+    assert seen["downloads"] == [f"https://cdn.example.com/sr/{SR.name}"]
+    assert seen["cache"] == ["model-1.0"]
+    cache = tmp_path / "cache"
+    assert seen["sessionOptions"]["model"] == f"{cache}/model-1.0/{SR.name}"
+    assert seen["sessionOptions"]["typicalShape"] == {"input": [1, 1, 224, 224]}
+    assert seen["feeds"] == {
+        "input": {"shape": [1, 1, 224, 224], "type": "float32", "bytes": 224 * 224 * 4}
+    }
+    assert seen["results"] == ["output"]
+    # A second start finds the cached file and downloads nothing.
+    assert seen["again"]["downloads"] == []
+
+
+@needs_node
+def test_hostile_names_stay_inside_javascript_strings(cli, tmp_path):
+    import onnx
+    from make_models import relu
+
+    model = relu()
+    hostile = "x'\"\n});process.exit(3);//\u2028`${1}`"
+    model.graph.input[0].name = hostile
+    model.graph.node[0].input[0] = hostile
+    path = tmp_path / "hostile.onnx"
+    onnx.save(model, path)
+    seen = _run_on_fake_wechat(cli, tmp_path, path)
+    # The name reached the session as data, unchanged.
+    assert list(seen["feeds"]) == [hostile]
+    assert seen["feeds"][hostile]["shape"] == [1, 3, 8, 8]
