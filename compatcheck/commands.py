@@ -128,40 +128,50 @@ def _show(profile) -> str:
     lines.append("\nlimits:")
     for key, fact in profile.limits.items():
         lines.append(f"  {key}: {_value(fact.value)}  [{fact.cite()}]")
+    for key, fact in profile.security.items():
+        lines.append(f"  {key}: {_value(fact.value)}  [{fact.cite()}]")
     for engine in profile.engines:
-        lines.append(f"\nengine {engine.id}: {engine.title}")
-        facts = [
-            engine.status,
-            engine.formats,
-            engine.io_dtypes,
-            engine.dynamic_shapes,
-            engine.opset,
-            engine.ir_version,
-        ]
-        for fact in filter(None, facts):
-            key = fact.path.rsplit(".", 1)[-1]
-            lines.append(f"  {key}: {_value(fact.value)}  [{fact.cite()}]")
-        if engine.version is not None:
-            lines.append(
-                f"  version: {engine.version.value}  [{engine.version.cite()}]"
-            )
-        for fact in engine.requires:
-            lines.append(f"  requires: {fact.value}  [{fact.cite()}]")
-        for fact in engine.risks:
-            lines.append(f"  risk: {fact.value}  [{fact.cite()}]")
-        if engine.spec is not None:
-            spec = engine.spec
-            size = f"{len(spec.ops)} operators" if spec.ops else "operators unknown"
-            lines.append(f"  shared engine profile {spec.id} ({size}): {spec.path}")
-        elif engine.rows:
-            lines.append(
-                f"  operator table: {len(engine.rows)} rows, "
-                f"{len(engine.op_map)} mapped operators  [{engine.table.cite()}]"
-            )
+        lines += _engine_lines(engine)
     lines.append("\nsources:")
     for key, source in profile.sources.items():
         lines.append(f"  {key}: {source['url']}")
     return "\n".join(lines) + "\n"
+
+
+def _engine_lines(engine) -> list[str]:
+    lines = [f"\nengine {engine.id}: {engine.title}"]
+    facts = [
+        engine.status,
+        engine.formats,
+        engine.io_dtypes,
+        engine.dynamic_shapes,
+        engine.opset,
+        engine.ir_version,
+        engine.min_base_library,
+        engine.outputs_by,
+        engine.quantized_forms,
+        engine.speed_reference,
+        *engine.options.values(),
+    ]
+    for fact in filter(None, facts):
+        key = fact.path.rsplit(".", 1)[-1]
+        if ".options." in fact.path:
+            key = f"option {key}"
+        lines.append(f"  {key}: {_value(fact.value)}  [{fact.cite()}]")
+    if engine.version is not None:
+        lines.append(f"  version: {engine.version.value}  [{engine.version.cite()}]")
+    lines += [f"  requires: {f.value}  [{f.cite()}]" for f in engine.requires]
+    lines += [f"  risk: {f.value}  [{f.cite()}]" for f in engine.risks]
+    if engine.spec is not None:
+        spec = engine.spec
+        size = f"{len(spec.ops)} operators" if spec.ops else "operators unknown"
+        lines.append(f"  shared engine profile {spec.id} ({size}): {spec.path}")
+    elif engine.rows:
+        lines.append(
+            f"  operator table: {len(engine.rows)} rows, "
+            f"{len(engine.op_map)} mapped operators  [{engine.table.cite()}]"
+        )
+    return lines
 
 
 def _formats(engine) -> str:

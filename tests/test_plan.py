@@ -223,6 +223,18 @@ def test_wechat_plan_downloads_the_onnx_file(check_json):
     assert set(loading["transfer_bytes"]) == {"gzip", "brotli"}
 
 
+def test_compute_and_memory_are_compared_with_the_guidance(check_json):
+    wechat = check_json(SR, "wechat")["plan"]["guidance"]
+    # 2.98 G MACs against MobileNetV2's 300 M in WeChat's timing.
+    assert wechat[0].startswith("compute: 9.9 times the MACs of the reference model")
+    assert "iPhone 13 Pro Max (documented, TUT-INT8)" in wechat[0]
+    assert wechat[1] == (
+        "memory: peak activations 24.50 MB; no memory budget is documented"
+    )
+    alipay = check_json(SR, "alipay")["plan"]["guidance"]
+    assert alipay[0].startswith("compute: no documented timing for TensorFlow.js")
+
+
 def test_a_whitelisted_small_model_goes_in_a_subpackage(check_json, tmp_path):
     profile = tmp_path / "onnx-ok.yaml"
     profile.write_text(

@@ -57,6 +57,8 @@ class PlatformPlan:
     outputs_by: str
     loading: LoadingPlan
     converters: list[str] = field(default_factory=list)
+    # Compute and memory against the engine's and platform's guidance.
+    guidance: list[str] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -69,6 +71,7 @@ class PlatformPlan:
             "outputs_by": self.outputs_by,
             "output_keys": dict(self.output_keys),
             "loading": self.loading.to_dict(),
+            "guidance": list(self.guidance),
             "unverified_facts": sorted(set(self.unverified)),
         }
 
@@ -104,8 +107,40 @@ def plan_platform(
             profile, engine_format, size, converted, _ratios(plan.cost)
         ),
         converters=list(route.converters),
+        guidance=_guidance(plan.cost, profile, engine, unverified),
         unverified=unverified,
     )
+
+
+def _guidance(
+    cost: Cost, profile: Profile, engine: Engine, unverified: list[str]
+) -> list[str]:
+    """Compute against a documented timing, peak memory against a budget."""
+    reference = engine.speed_reference
+    if reference is not None and engine.reference_macs and cost.macs:
+        ratio = cost.total_macs / engine.reference_macs
+        compute = (
+            f"compute: {ratio:.2g} times the MACs of the reference model; "
+            f"{reference.value} ({reference.cite()}); time grows roughly with MACs"
+        )
+        _known(reference, unverified)
+    else:
+        compute = (
+            f"compute: no documented timing for {engine.title}; measure on a phone"
+        )
+    budget = profile.limits.get("memory_bytes")
+    peak = f"{cost.peak_bytes / 1048576:.2f} MB"
+    if budget is None or not budget.known:
+        memory = f"memory: peak activations {peak}; no memory budget is documented"
+        if budget is not None:
+            unverified.append(budget.path)
+    else:
+        fits = "within" if cost.peak_bytes <= budget.value else "OVER"
+        memory = (
+            f"memory: peak activations {peak}, {fits} the "
+            f"{budget.value / 1048576:.0f} MB budget ({budget.cite()})"
+        )
+    return [compute, memory]
 
 
 def _engine_model(

@@ -96,6 +96,8 @@ def _build_engine(facts: _FactMaker, where: str, raw: dict) -> Engine:
     engine.min_base_library = optional("min_base_library")
     engine.outputs_by = optional("outputs_by")
     engine.quantized_forms = optional("quantized_forms")
+    engine.speed_reference = optional("speed_reference")
+    engine.reference_macs = raw.get("speed_reference", {}).get("macs", 0)
     engine.options = {
         name: facts(f"{where}.options.{name}", option)
         for name, option in raw.get("options", {}).items()

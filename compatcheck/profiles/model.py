@@ -85,6 +85,9 @@ class Engine:
     min_base_library: Fact | None = None
     outputs_by: Fact | None = None
     quantized_forms: Fact | None = None
+    # A documented timing of a reference model, and that model's MACs.
+    speed_reference: Fact | None = None
+    reference_macs: int = 0
     # Session option name -> its default value, as documented.
     options: dict[str, Fact] = field(default_factory=dict)
 

@@ -127,6 +127,7 @@ def _platform_lines(plan: PlatformPlan) -> list[str]:
     transfer = ", ".join(f"{k} {_mb(v)}" for k, v in loading.transfer.items())
     lines.append(f"      - bytes on the wire: {transfer}")
     lines.append(f"      - {loading.when}")
+    lines += [f"      - {line}" for line in plan.guidance]
     base = plan.min_base_library
     session = f"    session: {plan.engine_title}"
     if plan.options:
