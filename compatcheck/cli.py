@@ -19,7 +19,7 @@ from compatcheck.errors import (
     UserError,
 )
 
-SUBCOMMANDS = ("rules", "explain", "profiles", "manifest", "snippet")
+SUBCOMMANDS = ("rules", "explain", "profiles", "manifest", "snippet", "fix")
 FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
 
 DESCRIPTION = """\
@@ -36,6 +36,9 @@ other commands:
   compatcheck manifest MODEL -p P --model-version V
                                   write the hot-update manifest to host
   compatcheck snippet MODEL -p P  print loader JavaScript for the platform
+  compatcheck fix MODEL -p P -o OUT
+                                  rewrite an ONNX model so it loads, verified
+                                  with onnxruntime (pip install 'compatcheck[fix]')
 """
 
 EPILOG = """\
@@ -49,7 +52,7 @@ exit codes:
 Known limitations: verdicts rest on the platforms' published facts; where a
 fact is not documented by the vendor the report says the verdict is
 unverified. A model named like a command (rules, explain, profiles,
-manifest, snippet) must be given as ./rules.
+manifest, snippet, fix) must be given as ./rules.
 """
 
 

@@ -12,6 +12,10 @@ from compatcheck.errors import EXIT_OK, UserError
 
 def run_subcommand(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
+    if command == "fix":
+        from compatcheck.fix.command import fix_command
+
+        return fix_command(rest)
     if command in ("manifest", "snippet"):
         from compatcheck import deploy
 

@@ -335,6 +335,81 @@ def build_metadata():
     return model
 
 
+def mish():
+    """Mish (opset 18): WeChat has no row for it; Softplus, Tanh and Mul do."""
+    return _model(
+        [helper.make_node("Mish", ["x"], ["y"], name="mish")],
+        [_io("x", [1, 3, 8, 8])],
+        [_io("y", [1, 3, 8, 8])],
+        opset=18,
+    )
+
+
+def layer_norm():
+    """LayerNormalization (opset 17) over the last axis, Y output only."""
+    rng = np.random.default_rng(2)
+    initializers = [
+        numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "scale"),
+        numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "bias"),
+    ]
+    node = helper.make_node(
+        "LayerNormalization", ["x", "scale", "bias"], ["y"], name="ln", epsilon=1e-5
+    )
+    return _model(
+        [node],
+        [_io("x", [1, 4, 16])],
+        [_io("y", [1, 4, 16])],
+        opset=17,
+        initializers=initializers,
+    )
+
+
+def logical_not():
+    """Not between a comparison and a Cast: WeChat's table has no Not."""
+    nodes = [
+        helper.make_node("Greater", ["x", "zero"], ["positive"], name="gt"),
+        helper.make_node("Not", ["positive"], ["negative"], name="not"),
+        helper.make_node("Cast", ["negative"], ["y"], name="cast", to=F32),
+    ]
+    zero = numpy_helper.from_array(np.array(0.0, np.float32), "zero")
+    return _model(nodes, [_io("x", [2, 5])], [_io("y", [2, 5])], initializers=[zero])
+
+
+def size_op():
+    """Size of the input, returned as int64: no Size row, no int64 output."""
+    return _model(
+        [helper.make_node("Size", ["x"], ["n"], name="size")],
+        [_io("x", [2, 3, 4])],
+        [_io("n", [], TensorProto.INT64)],
+    )
+
+
+def sum3():
+    """Sum of three inputs (WeChat maps more than two to ElementWise)."""
+    shape = [1, 3, 4, 4]
+    return _model(
+        [helper.make_node("Sum", ["a", "b", "c"], ["y"], name="sum3")],
+        [_io("a", shape), _io("b", shape), _io("c", shape)],
+        [_io("y", shape)],
+    )
+
+
+def identity_dropout():
+    """Identity and Dropout around a Relu: nothing they do survives inference."""
+    nodes = [
+        helper.make_node("Identity", ["x"], ["a"], name="identity"),
+        helper.make_node("Relu", ["a"], ["b"], name="relu"),
+        helper.make_node("Dropout", ["b"], ["y"], name="dropout"),
+    ]
+    unused = numpy_helper.from_array(np.ones(1000, np.float32), "unused")
+    return _model(
+        nodes,
+        [_io("x", [1, 3, 8, 8])],
+        [_io("y", [1, 3, 8, 8])],
+        initializers=[unused],
+    )
+
+
 def random_normal():
     """RandomNormal: becomes RandomStandardNormal, added to TensorFlow.js in 3.21."""
     nodes = [
@@ -559,6 +634,12 @@ CASES = {
     "liveness.onnx": liveness_model,
     "qdq_conv.onnx": qdq_conv,
     "build_metadata.onnx": build_metadata,
+    "mish.onnx": mish,
+    "layer_norm.onnx": layer_norm,
+    "not.onnx": logical_not,
+    "size.onnx": size_op,
+    "sum3.onnx": sum3,
+    "identity_dropout.onnx": identity_dropout,
 }
 
 # TFLite cases, written as raw flatbuffers.

@@ -96,7 +96,9 @@ def test_quantized_tflite_reaches_wechat_through_tf2onnx(corpus, check_json):
     # and runs in INT8 with allowQuantize.
     (quantized,) = [f for f in result["findings"] if f["code"] == "CC420"]
     assert quantized["severity"] == "info"
-    assert "the converted model is int8 in QDQ form" in quantized["message"]
+    assert (
+        "quantization of the converted model: int8 in QDQ form" in quantized["message"]
+    )
     assert "allowQuantize: true" in quantized["message"]
     assert result["plan"]["session_options"]["allowQuantize"] is True
     assert any(

@@ -36,7 +36,7 @@ _INTEGER = {"int8", "uint8", "int16", "int4", "uint4"}
 
 DESCRIPTIONS = {
     FLOAT32: "not quantized: float32 weights and activations",
-    FLOAT16_WEIGHTS: "float16 weights, float32 compute",
+    FLOAT16_WEIGHTS: "float16 weights",
     QDQ: "int8 in QDQ form (QuantizeLinear/DequantizeLinear around float operators)",
     OPERATOR: "int8 in operator form (QLinearConv, MatMulInteger and the like)",
     DYNAMIC: "dynamic quantization: int8 weights, activations quantized at run time "

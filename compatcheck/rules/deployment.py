@@ -6,11 +6,11 @@ import re
 
 from compatcheck.findings import Severity
 from compatcheck.model.graph import ModelGraph
-from compatcheck.plan.quant import FLOAT32, quantization_state
+from compatcheck.plan.quant import FLOAT16_WEIGHTS, FLOAT32, quantization_state
 from compatcheck.rules.base import Context, rule
 
 
-@rule("CC420", "quantization-form", Severity.WARNING, "engine")
+@rule("CC420", "quantization-form", Severity.WARNING, "engine", fixable=True)
 def quantization_form(ctx: Context):
     """
     What it checks:
@@ -29,7 +29,8 @@ def quantization_form(ctx: Context):
     Example:
         A QDQ model on WeChat gets an info finding asking for
         ``allowQuantize: true``; a model of QLinearConv nodes warns and is
-        told to re-quantize in QDQ form. A float32 model passes.
+        told to re-quantize in QDQ form. Float32 models, and models whose
+        only change is float16 weights, pass.
 
     Fix:
         Quantize in the form the engine documents (for WeChat: QDQ, e.g.
@@ -46,16 +47,18 @@ def quantization_form(ctx: Context):
     # The form the engine receives: a conversion can change it (tf2onnx
     # writes quantized TFLite tensors as QDQ pairs).
     state = quantization_state(ctx.model)
-    if state.form == FLOAT32:
+    if state.form in (FLOAT32, FLOAT16_WEIGHTS):
+        # float16 weights are widened by Cast or Dequantize operators, which
+        # the operator rules check; the engine's forms are 8-bit forms.
         return
     fact = ctx.engine.quantized_forms
     ctx.rely(fact)
     where = f"{ctx.engine.title}"
     subject = "the converted model" if ctx.route and ctx.route.steps else "the model"
+    found = f"quantization of {subject}: {state.description} ({state.evidence})"
     if fact is None or not fact.known:
         yield quantization_form.finding(
-            f"{subject} is {state.description} ({state.evidence}); whether "
-            f"{where} runs this form is not documented",
+            f"{found}; whether {where} runs this form is not documented",
             "measure speed and accuracy on a phone, or ship the float model",
             severity=Severity.INFO,
             fact=fact,
@@ -64,19 +67,18 @@ def quantization_form(ctx: Context):
     if state.form in fact.value:
         option = _quantize_option(ctx)
         yield quantization_form.finding(
-            f"{subject} is {state.description} ({state.evidence}), a form "
-            f"{where} runs{option}",
+            f"{found}, a form {where} runs{option}",
             f"keep it if accuracy measured on your data is acceptable{option}",
             severity=Severity.INFO,
             fact=fact,
         )
         return
     forms = ", ".join(fact.value)
+    fix = f"quantize again in {forms} form, or ship the float model"
+    if "qdq" in fact.value and not subject.startswith("the converted"):
+        fix += "; from the float model, compatcheck fix --unsafe-fixes --quantize int8"
     yield quantization_form.finding(
-        f"{subject} is {state.description} ({state.evidence}); {where} documents "
-        f"only {forms}",
-        f"quantize again in {forms} form, or ship the float model",
-        fact=fact,
+        f"{found}; {where} documents only {forms}", fix, fact=fact
     )
 
 

@@ -148,7 +148,7 @@ def _resolutions(ctx: Context) -> list[tuple[OpNode, Resolution]]:
     return ctx.memo["resolutions"]
 
 
-@rule("CC200", "unsupported-operator", Severity.ERROR, "engine")
+@rule("CC200", "unsupported-operator", Severity.ERROR, "engine", fixable=True)
 def unsupported_operator(ctx: Context):
     """
     What it checks:
@@ -201,7 +201,7 @@ def unsupported_operator(ctx: Context):
         )
 
 
-@rule("CC201", "operator-support-unknown", Severity.WARNING, "engine")
+@rule("CC201", "operator-support-unknown", Severity.WARNING, "engine", fixable=True)
 def operator_support_unknown(ctx: Context):
     """
     What it checks:

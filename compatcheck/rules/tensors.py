@@ -47,7 +47,7 @@ def _version_finding(
     )
 
 
-@rule("CC300", "opset-out-of-range", Severity.WARNING, "engine")
+@rule("CC300", "opset-out-of-range", Severity.WARNING, "engine", fixable=True)
 def opset_out_of_range(ctx: Context):
     """
     What it checks:
@@ -119,7 +119,7 @@ def ir_version_out_of_range(ctx: Context):
         )
 
 
-@rule("CC400", "io-dtype", Severity.ERROR, "engine")
+@rule("CC400", "io-dtype", Severity.ERROR, "engine", fixable=True)
 def io_dtype(ctx: Context):
     """
     What it checks:
@@ -204,7 +204,7 @@ def _dtype_problem(tensor: TensorInfo, allowed: list[str]) -> str:
     return ""
 
 
-@rule("CC401", "dynamic-input", Severity.WARNING, "engine")
+@rule("CC401", "dynamic-input", Severity.WARNING, "engine", fixable=True)
 def dynamic_input(ctx: Context):
     """
     What it checks:

@@ -1,0 +1,370 @@
+"""``compatcheck fix``: rewrite an ONNX model so it loads, and prove it.
+
+The check's findings choose the fixes; each fix is a pass over the
+ModelProto (``passes``, ``precision``). The result is written to a temporary
+file beside the output, checked again, and run next to the original with
+onnxruntime (``verify``); only then does it replace the output, atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+from compatcheck.errors import UserError
+from compatcheck.findings import Finding, PlatformResult, Severity
+from compatcheck.fix.passes import Change, Refused
+from compatcheck.fix.verify import TOLERANCES, CannotVerify, OutputDiff
+
+# Rules some fix can resolve; the others are listed as left for the user.
+FIXABLE = {"CC200", "CC201", "CC300", "CC400", "CC401", "CC420"}
+# protobuf cannot serialise a model of 2 GiB or more in one message.
+MAX_PROTO_BYTES = 2**31 - 1
+
+
+@dataclass
+class FixOptions:
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    engine: str | None = None
+    quantize: str | None = None  # "float16" or "int8"
+    inputs_file: str | None = None
+    seed: int = 0
+    tolerance: float | None = None
+    force: bool = False
+
+
+@dataclass
+class FixReport:
+    model: str
+    platform: str
+    engine: str
+    before: PlatformResult
+    after: PlatformResult | None = None
+    changes: list[Change] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    diffs: list[OutputDiff] = field(default_factory=list)
+    verify_problem: str = ""
+    size_before: int = 0
+    size_after: int = 0
+    written: str | None = None
+    not_written: str = ""
+    explanation: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        return (
+            bool(self.diffs)
+            and not self.verify_problem
+            and all(d.ok for d in self.diffs)
+        )
+
+    def left(self) -> list[Finding]:
+        """Warnings and errors that remain after the fixes."""
+        result = self.after or self.before
+        return [f for f in result.findings if f.severity is not Severity.INFO]
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "platform": self.platform,
+            "engine": self.engine,
+            "before": _verdict(self.before),
+            "after": _verdict(self.after) if self.after else None,
+            "changes": [c.to_dict() for c in self.changes],
+            "refused": list(self.refused),
+            "verification": {
+                "verified": self.verified,
+                "problem": self.verify_problem,
+                "outputs": [d.to_dict() for d in self.diffs],
+            },
+            "bytes_before": self.size_before,
+            "bytes_after": self.size_after,
+            "written": self.written,
+            "not_written": self.not_written,
+            "left": [f.to_dict() for f in self.left()],
+            "explanation": list(self.explanation),
+        }
+
+
+def _verdict(result: PlatformResult) -> dict:
+    return {
+        "verdict": result.verdict,
+        "errors": result.count(Severity.ERROR),
+        "warnings": result.count(Severity.WARNING),
+    }
+
+
+def fix_model(
+    path: str, platform: str, options: FixOptions, target: str | None
+) -> FixReport:
+    """Fix ``path`` for ``platform``; write to ``target`` (None: dry run)."""
+    from compatcheck.profiles import load_profile
+
+    model, plan, before = _check(path, platform, options)
+    direct = next((r for r in before.routes if not r.converters), None)
+    if options.engine is None and direct is not None and before.route is not direct:
+        # Fixes rewrite ONNX for an engine that loads it as it is; the
+        # check's best route may go through a converter instead.
+        options = _with_engine(options, direct.engine)
+        model, plan, before = _check(path, platform, options)
+    profile = load_profile(platform)
+    route = before.route
+    engine = profile.engine(route.engine) if route and not route.converters else None
+    report = FixReport(
+        model=path,
+        platform=before.platform,
+        engine=route.engine if route else "",
+        before=before,
+        size_before=model.deploy_bytes,
+    )
+    if model.format != "onnx":
+        report.explanation = explain_tflite(before)
+        report.not_written = "compatcheck fixes ONNX models only"
+        return report
+    proto = _load_proto(path)
+    proto = _apply(proto, model, plan, before, engine, options, report)
+    if not report.changes:
+        report.not_written = "no fix applies"
+        return report
+    _write_and_verify(proto, path, plan, options, target, report)
+    return report
+
+
+def _with_engine(options: FixOptions, engine: str) -> FixOptions:
+    from dataclasses import replace
+
+    return replace(options, engine=engine)
+
+
+def _check(path: str, platform: str, options: FixOptions):
+    from compatcheck.rules import Options
+    from compatcheck.runner import run_check
+
+    checked = run_check(
+        [path],
+        [platform],
+        Options(input_shapes=dict(options.input_shapes), engine=options.engine),
+    )
+    if checked.errors:
+        raise UserError(checked.errors[0].path, checked.errors[0].message)
+    if not checked.results:
+        raise UserError(path, f"was not checked on {platform}")
+    model = checked.models[0]
+    return model, checked.plans[model.path], checked.results[0]
+
+
+def _load_proto(path: str):
+    import onnx
+
+    proto = onnx.load(path, load_external_data=False)
+    if any(
+        t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer
+    ):
+        raise UserError(
+            path,
+            "keeps weights in external data files; compatcheck fix rewrites "
+            "single-file models only (onnx.load and onnx.save without "
+            "save_as_external_data make one)",
+        )
+    return proto
+
+
+def _apply(proto, model, plan, before, engine, options, report):
+    """Run the passes the findings call for, in an order that keeps each valid."""
+    from compatcheck.fix import passes, precision
+
+    def attempt(step, *args):
+        try:
+            outcome = step(*args)
+        except Refused as exc:
+            report.refused.append(f"{step.__name__}: {exc}")
+            return None
+        except Exception as exc:  # a library failed on this model: skip the fix
+            detail = " ".join(str(exc).split())[:200]
+            kind = type(exc).__name__
+            report.refused.append(
+                f"{step.__name__}: failed on this model ({kind}: {detail})"
+            )
+            return None
+        return outcome
+
+    # Shapes the file leaves out (graph outputs without one) make the
+    # checker and onnx-simplifier refuse the model; infer them first.
+    proto = _infer(proto)
+    codes = {f.code: f for f in before.findings}
+    target = _target_opset(proto, engine)
+    if engine is not None:
+        flagged = {
+            n for f in before.findings if f.code in ("CC200", "CC201") for n in f.nodes
+        }
+        _record(
+            report, attempt(passes.decompose, proto, model, engine, flagged, target)
+        )
+    if target is not None:
+        converted = attempt(passes.convert_opset, proto, target)
+        if converted is not None:
+            proto = converted[0]
+            _record(report, converted[1])
+    if engine is not None and "CC400" in codes and engine.io_dtypes is not None:
+        names = {n for f in before.findings if f.code == "CC400" for n in f.nodes}
+        allowed = engine.io_dtypes.value if engine.io_dtypes.known else []
+        _record(report, attempt(passes.cast_io, proto, allowed, names))
+    if "CC401" in codes or options.input_shapes:
+        shapes = {
+            t.name: t.feed_shape
+            for t in plan.contract.inputs
+            if t.feed_shape is not None and (t.filled or t.name in options.input_shapes)
+        }
+        dims = plan.contract.dim_values
+        _record(report, attempt(passes.fix_input_shapes, proto, shapes, dims))
+        open_inputs = [t.name for t in plan.contract.inputs if t.feed_shape is None]
+        if open_inputs:
+            report.refused.append(
+                "fix_input_shapes: no size is known for some dimensions of "
+                f"{', '.join(open_inputs)}; give --input-shape NAME=DIMS"
+            )
+    simplified = attempt(passes.simplify, proto)
+    if simplified is not None:
+        proto = simplified[0]
+        _record(report, simplified[1])
+    if options.quantize:
+        proto = _quantize(proto, plan, options, report, precision, attempt)
+    return _infer(proto)
+
+
+def _target_opset(proto, engine) -> int | None:
+    from compatcheck.fix.passes import main_opset
+
+    if engine is None or engine.opset is None or not engine.opset.known:
+        return None
+    low, high = engine.opset.value["min"], engine.opset.value["max"]
+    current = main_opset(proto)
+    if current > high:
+        return high
+    if current < low:
+        return low
+    return None
+
+
+def _quantize(proto, plan, options, report, precision, attempt):
+    if options.quantize == "float16":
+        done = attempt(precision.to_float16, proto)
+    else:
+        calibration = _feeds(plan, options, count=8)
+        done = attempt(precision.to_int8_qdq, proto, calibration)
+    if done is None:
+        return proto
+    _record(report, done[1])
+    return done[0]
+
+
+def _record(report: FixReport, change: Change | None) -> None:
+    if change is not None:
+        report.changes.append(change)
+
+
+def _infer(proto):
+    import onnx
+
+    try:
+        return onnx.shape_inference.infer_shapes(proto)
+    except Exception:  # inference is a help, not a requirement
+        return proto
+
+
+def _feeds(plan, options: FixOptions, count: int = 1) -> list[dict]:
+    from compatcheck.fix.verify import load_inputs, random_inputs
+
+    if options.inputs_file:
+        return [load_inputs(options.inputs_file)]
+    return random_inputs(plan.contract.inputs, options.seed, count)
+
+
+def _write_and_verify(proto, path, plan, options, target, report) -> None:
+    """Temporary file, check again, compare with the original, then replace."""
+    data = proto.SerializeToString() if proto.ByteSize() < MAX_PROTO_BYTES else None
+    if data is None:
+        report.not_written = "the fixed model is 2 GiB or more; protobuf cannot hold it"
+        return
+    folder = os.path.dirname(os.path.abspath(target)) if target else None
+    handle, temporary = tempfile.mkstemp(
+        dir=folder, prefix=".compatcheck-fix-", suffix=".onnx"
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        report.size_after = len(data)
+        report.after = _check(temporary, report.platform, _recheck(options))[2]
+        _verify(path, temporary, plan, options, report)
+        if target is None:
+            report.not_written = "dry run (--diff): nothing written"
+        elif report.verified or options.force:
+            _replace(temporary, target)
+            report.written = target
+            temporary = None
+        else:
+            report.not_written = (
+                "verification failed; nothing written (--force writes anyway)"
+            )
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _recheck(options: FixOptions) -> FixOptions:
+    """Check the fixed model as the original was, without shapes it now fixes."""
+    return FixOptions(engine=options.engine)
+
+
+def _verify(path, temporary, plan, options, report) -> None:
+    from compatcheck.fix.verify import compare
+
+    tolerance = options.tolerance
+    if tolerance is None:
+        tolerance = TOLERANCES[options.quantize or "safe"]
+    try:
+        feeds = _feeds(plan, options)[0]
+        report.diffs = compare(path, temporary, feeds, tolerance)
+    except CannotVerify as exc:
+        report.verify_problem = str(exc)
+
+
+def _replace(temporary: str, target: str) -> None:
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(temporary, 0o666 & ~mask)
+    os.replace(temporary, target)
+
+
+def explain_tflite(result: PlatformResult) -> list[str]:
+    """What to do with a TFLite model, from its findings; nothing is rewritten."""
+    lines = []
+    codes = {f.code for f in result.findings}
+    route = result.route
+    if route is not None and route.converters:
+        tools = " + ".join(route.converters)
+        lines.append(
+            f"on {result.platform} the model goes through {tools}: "
+            + "; then ".join(route.commands)
+        )
+        if route.engine == "wx-inference":
+            lines.append(
+                "convert it to ONNX with that command, then run compatcheck fix on "
+                "the .onnx file to fix what remains"
+            )
+    if codes & {"CC202", "CC210"}:
+        lines.append(
+            "reconvert from TensorFlow with built-in operators only: "
+            "converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] "
+            "(and no SELECT_TF_OPS), so no Flex or custom operator remains"
+        )
+    if "CC100" in codes:
+        lines.append(
+            "no engine of this platform loads the model; run it on a server instead"
+        )
+    if not lines:
+        lines.append("nothing to do: no finding calls for a change")
+    return lines

@@ -1,0 +1,160 @@
+"""Run the original and the fixed model with onnxruntime and compare outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Largest difference allowed, relative to the largest magnitude of the
+# original output: plain rewrites only reorder float arithmetic; float16
+# keeps about three significant digits; int8 keeps about two.
+TOLERANCES = {"safe": 1e-4, "float16": 1e-2, "int8": 1e-1}
+
+
+class CannotVerify(Exception):
+    """A model could not be run, or the inputs do not fit it."""
+
+
+@dataclass
+class OutputDiff:
+    name: str
+    max_abs: float
+    max_rel: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(np.isfinite(self.max_rel)) and self.max_rel <= self.tolerance
+
+    def to_dict(self) -> dict:
+        return {
+            "output": self.name,
+            "max_abs_diff": self.max_abs,
+            "max_rel_diff": self.max_rel,
+            "tolerance": self.tolerance,
+            "ok": self.ok,
+        }
+
+
+def random_inputs(
+    contract_inputs, seed: int, count: int = 1
+) -> list[dict[str, np.ndarray]]:
+    """Seeded inputs of each input's feed shape and type.
+
+    Floats are standard normal; integers are small (0 to 9) so that they
+    are valid indices and lengths in most models; booleans are random.
+    """
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(count):
+        feeds = {}
+        for tensor in contract_inputs:
+            if tensor.feed_shape is None:
+                raise CannotVerify(
+                    f"the shape of input {tensor.name!r} is unknown; give "
+                    "--input-shape or an --inputs file"
+                )
+            feeds[tensor.name] = _values(rng, tensor.dtype, tensor.feed_shape)
+        batches.append(feeds)
+    return batches
+
+
+def _values(rng, dtype: str, shape: list[int]) -> np.ndarray:
+    if dtype == "bool":
+        return rng.integers(0, 2, shape).astype(np.bool_)
+    numpy_type = np.dtype(dtype)
+    if numpy_type.kind == "f":
+        return rng.standard_normal(shape).astype(numpy_type)
+    if numpy_type.kind in "iu":
+        return rng.integers(0, 10, shape).astype(numpy_type)
+    raise CannotVerify(f"cannot make random {dtype} inputs; give an --inputs file")
+
+
+def load_inputs(path: str) -> dict[str, np.ndarray]:
+    """Arrays by input name from an .npz file (no pickled objects)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError) as exc:
+        raise CannotVerify(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def compare(
+    original: str, fixed: str, feeds: dict[str, np.ndarray], tolerance: float
+) -> list[OutputDiff]:
+    """Largest absolute and relative difference of each output of ``original``."""
+    reference = _run(original, feeds, "the original model")
+    result = _run(fixed, feeds, "the fixed model")
+    diffs = []
+    for name, expected in reference.items():
+        if name not in result:
+            raise CannotVerify(f"the fixed model has no output {name!r}")
+        actual = result[name]
+        if actual.shape != expected.shape:
+            raise CannotVerify(
+                f"output {name!r} has shape {list(actual.shape)}, "
+                f"the original {list(expected.shape)}"
+            )
+        diffs.append(_diff(name, expected, actual, tolerance))
+    return diffs
+
+
+def _diff(name: str, expected, actual, tolerance: float) -> OutputDiff:
+    a = np.asarray(expected, dtype=np.float64)
+    b = np.asarray(actual, dtype=np.float64)
+    if a.size == 0:
+        return OutputDiff(name, 0.0, 0.0, tolerance)
+    both_nan = np.isnan(a) & np.isnan(b)
+    gap = np.where(both_nan, 0.0, np.abs(a - b))
+    max_abs = float(np.nanmax(gap)) if gap.size else 0.0
+    scale = float(np.nanmax(np.abs(a))) if np.isfinite(a).any() else 0.0
+    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
+    return OutputDiff(name, max_abs, max_rel, tolerance)
+
+
+def _run(path: str, feeds: dict[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(4)
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # errors are reported, not logged
+    try:
+        session = ort.InferenceSession(
+            path, options, providers=["CPUExecutionProvider"]
+        )
+        inputs = {}
+        for spec in session.get_inputs():
+            if spec.name not in feeds:
+                raise CannotVerify(f"no value for input {spec.name!r} of {what}")
+            inputs[spec.name] = _as_type(feeds[spec.name], spec.type)
+        names = [o.name for o in session.get_outputs()]
+        values = session.run(names, inputs)
+    except CannotVerify:
+        raise
+    except Exception as exc:  # onnxruntime raises its own exception types
+        detail = " ".join(str(exc).split())[:300]
+        raise CannotVerify(f"onnxruntime cannot run {what}: {detail}") from None
+    return dict(zip(names, values, strict=True))
+
+
+_ORT_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(int16)": np.int16,
+    "tensor(int8)": np.int8,
+    "tensor(uint8)": np.uint8,
+    "tensor(uint16)": np.uint16,
+    "tensor(uint32)": np.uint32,
+    "tensor(uint64)": np.uint64,
+    "tensor(bool)": np.bool_,
+}
+
+
+def _as_type(value: np.ndarray, ort_type: str) -> np.ndarray:
+    """The same values in the type this model's input takes (after a cast fix)."""
+    numpy_type = _ORT_TYPES.get(ort_type)
+    return value if numpy_type is None else value.astype(numpy_type)

@@ -1,0 +1,332 @@
+"""compatcheck fix: each fix resolves its finding, verified by running both models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+from conftest import DATA, codes
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxsim")
+
+SR = DATA / "pytorch_super_resolution.onnx"
+
+
+def _fix(cli, model, out, *extra):
+    """Run fix with a JSON report; assert the input is left untouched."""
+    before = hashlib.sha256(open(model, "rb").read()).hexdigest()
+    done = cli("fix", model, "-p", "wechat", "-o", out, "-f", "json", *extra)
+    assert hashlib.sha256(open(model, "rb").read()).hexdigest() == before
+    return done, (json.loads(done.out) if done.out else None)
+
+
+def _score(verdict: dict) -> tuple[int, int]:
+    return verdict["errors"], verdict["warnings"]
+
+
+# (model, extra arguments, code that must be gone, fixes that must be applied)
+FIX_CASES = [
+    ("gelu.onnx", (), "CC200", {"decompose", "convert-opset"}),
+    ("hardswish.onnx", (), "CC300", {"decompose", "convert-opset"}),
+    ("mish.onnx", (), "CC200", {"decompose", "convert-opset"}),
+    ("layer_norm.onnx", (), "CC300", {"decompose", "convert-opset"}),
+    ("not.onnx", (), "CC200", {"decompose"}),
+    ("size.onnx", (), "CC400", {"decompose", "cast-io"}),
+    ("int64_input.onnx", (), "CC400", {"cast-io"}),
+    (
+        "dynamic_input.onnx",
+        ("--input-shape", "x=1x3x32x32"),
+        "CC401",
+        {"fix-input-shape"},
+    ),
+    ("relu_opset18.onnx", (), "CC300", {"convert-opset"}),
+]
+
+
+@pytest.mark.parametrize("name, extra, gone, fixes", FIX_CASES)
+def test_each_fix_resolves_its_finding(
+    cli, check_json, synthetic, tmp_path, name, extra, gone, fixes
+):
+    source = synthetic[name]
+    assert gone in codes(check_json(source, "wechat", "--engine", "wx-inference"))
+    out = tmp_path / "fixed.onnx"
+    done, report = _fix(cli, source, out, *extra)
+    assert done.code == 0, done.out + done.err
+    assert fixes <= {c["fix"] for c in report["changes"]}
+    assert all(c["safe"] for c in report["changes"])
+    # The finding is gone when the written model is checked afresh.
+    after = check_json(out, "wechat", "--engine", "wx-inference")
+    assert gone not in codes(after)
+    assert _score(report["after"]) < _score(report["before"])
+    verification = report["verification"]
+    assert verification["verified"] is True
+    for output in verification["outputs"]:
+        assert output["ok"] and output["max_rel_diff"] <= 1e-4
+
+
+def test_the_text_report_prints_the_measured_error(cli, synthetic, tmp_path):
+    out = tmp_path / "fixed.onnx"
+    done = cli("fix", synthetic["layer_norm.onnx"], "-p", "wechat", "-o", out)
+    assert done.code == 0, done.out
+    text = done.out
+    assert (
+        "[safe] decompose (CC200, CC201, CC300): decomposed LayerNormalization x1"
+        in text
+    )
+    assert "before: WARN (0 error(s), 2 warning(s))" in text
+    assert "after: WARN (0 error(s), 1 warning(s))" in text
+    assert "verification (onnxruntime, both models on the same inputs):" in text
+    row = next(line for line in text.splitlines() if line.strip().startswith("y "))
+    measured = row.split()
+    assert measured[-1] == "ok" and float(measured[2]) <= 1e-4
+    assert f"wrote {out}" in text
+
+
+def test_simplify_removes_what_does_nothing(cli, synthetic, tmp_path):
+    out = tmp_path / "fixed.onnx"
+    done, report = _fix(cli, synthetic["identity_dropout.onnx"], out)
+    assert done.code == 0
+    (change,) = report["changes"]
+    assert change["fix"] == "simplify"
+    assert "Dropout x1, Identity x1" in change["summary"]
+    fixed = onnx.load(out)
+    assert [n.op_type for n in fixed.graph.node] == ["Relu"]
+    assert not fixed.graph.initializer  # the unused one is gone
+    assert report["bytes_after"] < report["bytes_before"]
+    assert report["verification"]["verified"] is True
+
+
+def test_n_ary_sum_and_tanh_gelu_decompose_exactly(synthetic, tmp_path):
+    """Decompositions the WeChat table does not call for, run directly."""
+    from compatcheck.fix.passes import decompose
+    from compatcheck.fix.verify import compare
+    from compatcheck.model import load_model
+    from compatcheck.profiles import load_profile
+
+    engine = load_profile("wechat").engine("wx-inference")
+    tanh_gelu = onnx.load(synthetic["gelu.onnx"])
+    tanh_gelu.graph.node[0].attribute.append(
+        onnx.helper.make_attribute("approximate", "tanh")
+    )
+    onnx.save(tanh_gelu, tmp_path / "gelu_tanh.onnx")
+    for path, node_id in (
+        (synthetic["sum3.onnx"], "sum3"),
+        (str(tmp_path / "gelu_tanh.onnx"), "act/gelu"),
+    ):
+        proto = onnx.shape_inference.infer_shapes(onnx.load(path))
+        change = decompose(proto, load_model(path), engine, {node_id}, None)
+        assert change is not None and change.nodes == [node_id]
+        fixed = tmp_path / "fixed.onnx"
+        onnx.save(proto, fixed)
+        rng = np.random.default_rng(3)
+        feeds = {
+            i.name: rng.standard_normal(
+                [d.dim_value for d in i.type.tensor_type.shape.dim]
+            ).astype(np.float32)
+            for i in proto.graph.input
+        }
+        (diff,) = compare(path, str(fixed), feeds, 1e-4)
+        assert diff.ok, (path, diff)
+    assert {n.op_type for n in proto.graph.node} <= {"Constant", "Mul", "Add", "Tanh"}
+
+
+def test_float16_is_unsafe_and_reports_the_size_change(cli, synthetic, tmp_path):
+    out = tmp_path / "half.onnx"
+    done, report = _fix(
+        cli, synthetic["cost.onnx"], out, "--unsafe-fixes", "--quantize", "float16"
+    )
+    assert done.code == 0, done.out
+    (change,) = report["changes"]
+    assert (change["fix"], change["safe"]) == ("float16", False)
+    assert report["bytes_after"] < 0.6 * report["bytes_before"]
+    (output,) = report["verification"]["outputs"]
+    assert output["tolerance"] == 1e-2 and output["ok"]
+    assert output["max_rel_diff"] > 0  # float16 does change the numbers
+
+
+def test_int8_writes_the_qdq_form_wechat_runs(cli, check_json, synthetic, tmp_path):
+    out = tmp_path / "int8.onnx"
+    done, report = _fix(
+        cli, synthetic["cost.onnx"], out, "--unsafe-fixes", "--quantize", "int8"
+    )
+    assert done.code == 0, done.out
+    assert report["changes"][0]["fix"] == "int8-qdq"
+    assert report["verification"]["outputs"][0]["tolerance"] == 1e-1
+    after = check_json(out, "wechat", "--engine", "wx-inference")
+    (finding,) = [f for f in after["findings"] if f["code"] == "CC420"]
+    assert finding["severity"] == "info" and "int8 in QDQ form" in finding["message"]
+    assert after["plan"]["session_options"]["allowQuantize"] is True
+    assert report["bytes_after"] < report["bytes_before"]
+
+
+def test_a_fix_that_fails_verification_is_not_written(cli, synthetic, tmp_path):
+    out = tmp_path / "half.onnx"
+    done, report = _fix(
+        cli,
+        synthetic["cost.onnx"],
+        out,
+        "--unsafe-fixes",
+        "--quantize",
+        "float16",
+        "--tolerance",
+        "1e-9",
+    )
+    assert done.code == 1
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+    assert report["verification"]["verified"] is False
+    assert report["not_written"].startswith("verification failed; nothing written")
+    forced, _ = _fix(
+        cli, synthetic["cost.onnx"], out, "--unsafe-fixes", "--quantize",
+        "float16", "--tolerance", "1e-9", "--force",
+    )  # fmt: skip
+    assert out.exists()
+
+
+def test_unverifiable_models_are_not_written_without_force(cli, synthetic, tmp_path):
+    # An opset to convert, and a custom operator onnxruntime cannot run.
+    model = onnx.load(synthetic["custom_domain.onnx"])
+    model.opset_import[0].version = 18
+    source = tmp_path / "custom.onnx"
+    onnx.save(model, source)
+    out = tmp_path / "fixed.onnx"
+    done, report = _fix(cli, source, out)
+    assert report["changes"][0]["fix"] == "convert-opset"
+    assert report["verification"]["problem"].startswith(
+        "onnxruntime cannot run the original model"
+    )
+    assert done.code == 1 and not out.exists()
+
+
+def test_in_place_replaces_the_model_atomically(cli, synthetic, tmp_path):
+    model = tmp_path / "m.onnx"
+    shutil.copy(synthetic["int64_input.onnx"], model)
+    done = cli("fix", model, "-p", "wechat", "--in-place")
+    assert done.code == 0, done.out
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+    fixed = onnx.load(model)
+    assert fixed.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
+
+
+def test_diff_writes_nothing(cli, synthetic, tmp_path):
+    model = tmp_path / "m.onnx"
+    shutil.copy(synthetic["gelu.onnx"], model)
+    done = cli("fix", model, "-p", "wechat", "--diff")
+    assert done.code == 0
+    assert "dry run (--diff): nothing written" in done.out
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--quantize", "int8", "-o", "x.onnx"), "add --unsafe-fixes to allow it"),
+        ((), "give -o OUT, --in-place or --diff"),
+        (("-o", "{model}"), "is the input model; use --in-place"),
+        (("-o", "/nonexistent/x.onnx"), "folder /nonexistent does not exist"),
+        (("--diff", "-p", "all"), "give exactly one platform"),
+        (("--diff", "--tolerance", "-1"), "give a number of 0 or more"),
+        (("--diff", "--inputs", "missing.npz"), "missing.npz: does not exist"),
+    ],
+)
+def test_usage_errors(cli, tmp_path, monkeypatch, args, message):
+    model = tmp_path / "m.onnx"
+    shutil.copy(SR, model)
+    monkeypatch.chdir(tmp_path)
+    args = tuple(str(model) if a == "{model}" else a for a in args)
+    platform = () if "-p" in args else ("-p", "wechat")
+    done = cli("fix", model, *platform, *args)
+    assert done.code == 2, done.out
+    assert message in done.err
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_external_data_models_are_refused(cli, tmp_path):
+    from make_models import save_external
+
+    model = onnx.load(SR)
+    path = save_external(model, str(tmp_path), "m.onnx", "m.data")
+    done = cli("fix", path, "-p", "wechat", "--diff")
+    assert done.code == 2 and "keeps weights in external data files" in done.err
+
+
+def test_tflite_is_explained_not_rewritten(cli, tmp_path):
+    model = tmp_path / "m.tflite"
+    shutil.copy(DATA / "selfie_segmentation.tflite", model)
+    done = cli("fix", model, "-p", "wechat", "-o", tmp_path / "out.onnx")
+    assert "python -m tf2onnx.convert --tflite model.tflite" in done.out
+    assert "run compatcheck fix on the .onnx file" in done.out
+    assert "compatcheck fixes ONNX models only" in done.out
+    assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+
+
+# Real models ------------------------------------------------------------------
+
+
+def test_super_resolution_loses_its_opset_and_shape_warnings(cli, tmp_path):
+    out = tmp_path / "sr.onnx"
+    done, report = _fix(cli, SR, out)
+    assert done.code == 0
+    assert {c["fix"] for c in report["changes"]} == {"convert-opset", "fix-input-shape"}
+    assert _score(report["before"]) == (0, 3)
+    assert _score(report["after"]) == (0, 1)
+    assert [f["code"] for f in report["left"]] == ["CC500"]
+    assert report["verification"]["outputs"][0]["max_abs_diff"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "name, gone",
+    [
+        ("test_gelu_default_1.onnx", "CC200"),
+        ("test_gelu_tanh_1.onnx", "CC200"),
+        ("test_mish.onnx", "CC200"),
+        ("test_hardswish.onnx", "CC300"),
+    ],
+)
+def test_node_test_activations_become_supported(
+    cli, check_json, corpus, tmp_path, name, gone
+):
+    model = corpus / "onnx-node-tests" / name
+    out = tmp_path / "fixed.onnx"
+    done, report = _fix(cli, model, out)
+    assert done.code == 0, done.out
+    assert report["verification"]["verified"] is True
+    assert gone not in codes(check_json(out, "wechat", "--engine", "wx-inference"))
+    assert report["after"]["errors"] == 0
+
+
+def test_fastestdet_opset_is_moved_into_range(cli, check_json, corpus, tmp_path):
+    model = corpus / "onnxruntime-extensions" / "FastestDet.onnx"
+    out = tmp_path / "fixed.onnx"
+    done, report = _fix(cli, model, out)
+    assert done.code == 0, done.out
+    assert report["changes"][0]["fix"] == "convert-opset"
+    assert "CC300" not in codes(check_json(out, "wechat", "--engine", "wx-inference"))
+    assert onnx.load(out).opset_import[0].version == 13
+
+
+def test_silero_vad_errors_go_down_with_real_inputs(cli, corpus, tmp_path):
+    model = corpus / "silero-vad" / "silero_vad.onnx"
+    inputs = tmp_path / "inputs.npz"
+    rng = np.random.default_rng(0)
+    np.savez(
+        inputs,
+        input=rng.standard_normal((1, 512)).astype(np.float32) * 0.1,
+        state=np.zeros((2, 1, 128), np.float32),
+        sr=np.array(16000, np.int64),
+    )
+    out = tmp_path / "fixed.onnx"
+    done, report = _fix(cli, model, out, "--inputs", inputs)
+    assert report["verification"]["verified"] is True, report["verification"]
+    assert report["before"]["errors"] == 4
+    assert report["after"]["errors"] == 1  # If has no WeChat row
+    applied = {c["fix"] for c in report["changes"]}
+    assert {"decompose", "convert-opset", "cast-io"} <= applied
+    assert any("give --input-shape" in r for r in report["refused"])
+    assert done.code == 1  # an error remains; the model is still written
+    assert out.exists()
