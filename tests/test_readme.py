@@ -83,3 +83,13 @@ def test_readme_manifest_example_is_real_and_valid(cli, monkeypatch):
     done = cli(*command.split()[1:])
     assert done.code == 0, done.err
     assert done.out.rstrip("\n") == shown
+
+
+def test_readme_fix_example_is_what_the_command_prints(cli, monkeypatch):
+    section = README[README.index("## Fixing a model") :]
+    command = re.search(r"`(compatcheck fix tests/[^`\n]+)`", section).group(1)
+    shown = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    done = cli(*command.split()[1:])
+    assert done.code == 0, done.err
+    assert done.out.rstrip("\n") == shown

@@ -221,7 +221,9 @@ def render_fix(report) -> str:
         lines.append(f"  wrote {report.written}")
     elif report.not_written:
         lines.append(f"  {report.not_written}")
-    return "\n".join(lines) + "\n"
+    from compatcheck.report.plan_text import wrap_lines
+
+    return "\n".join(wrap_lines(lines)) + "\n"
 
 
 def _verdict(result) -> str:

@@ -16,15 +16,16 @@ WIDTH = 100
 
 def model_plan_lines(plan: ModelPlan) -> list[str]:
     """Inputs, outputs, cost and quantization, indented under the model line."""
-    return _wrap(_model_lines(plan))
+    return wrap_lines(_model_lines(plan))
 
 
 def platform_plan_lines(plan: PlatformPlan) -> list[str]:
     """Loading plan, session call and output keys under a platform verdict."""
-    return _wrap(_platform_lines(plan))
+    return wrap_lines(_platform_lines(plan))
 
 
-def _wrap(lines: list[str]) -> list[str]:
+def wrap_lines(lines: list[str]) -> list[str]:
+    """Lines cut at WIDTH, continuing indented under their first word."""
     wrapped = []
     for line in lines:
         body = line.lstrip()
