@@ -106,18 +106,23 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
         metavar="NAME",
         help="one platform (wechat, alipay, baidu, douyin, qq) or a profile file",
     )
+    add_route_arguments(parser, "size you will feed an input")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE, not standard output"
+    )
+    return parser
+
+
+def add_route_arguments(parser: argparse.ArgumentParser, shape_help: str) -> None:
+    """--engine and --input-shape, as manifest, snippet and fix take them."""
     parser.add_argument("--engine", metavar="NAME", help="use the route to this engine")
     parser.add_argument(
         "--input-shape",
         action="append",
         default=[],
         metavar="NAME=DIMS",
-        help="size you will feed an input, e.g. input=1x3x224x224",
+        help=f"{shape_help}, e.g. input=1x3x224x224",
     )
-    parser.add_argument(
-        "-o", "--output", metavar="FILE", help="write to FILE, not standard output"
-    )
-    return parser
 
 
 def _plan_one(args: argparse.Namespace):

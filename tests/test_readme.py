@@ -33,12 +33,17 @@ def test_readme_rule_table_matches_the_registry():
     assert rows == expected
 
 
-def test_readme_sample_report_is_what_the_command_prints(cli, monkeypatch):
-    section = README[README.index("## A report") :]
-    command = re.search(r"`(compatcheck [^`\n]+)`", section).group(1)
-    shown = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
+def _example(cli, monkeypatch, heading: str, lang: str = "text"):
+    """The command after ``heading`` (one naming tests/), its shown output, its run."""
+    section = README[README.index(heading) :]
+    command = re.search(r"`(compatcheck [^`\n]*tests/[^`\n]+)`", section).group(1)
+    shown = re.search(rf"```{lang}\n(.*?)\n```", section, re.S).group(1)
     monkeypatch.chdir(ROOT)
-    done = cli(*command.split()[1:])
+    return shown, cli(*command.split()[1:])
+
+
+def test_readme_sample_report_is_what_the_command_prints(cli, monkeypatch):
+    shown, done = _example(cli, monkeypatch, "## A report")
     assert done.code == 1
     assert done.out.rstrip("\n") == shown
 
@@ -59,11 +64,7 @@ def test_readme_configuration_and_extends_examples_work(cli, tmp_path, monkeypat
 
 
 def test_readme_deployment_plan_is_what_the_command_prints(cli, monkeypatch):
-    section = README[README.index("## A deployment plan") :]
-    command = re.search(r"`(compatcheck [^`\n]+)`", section).group(1)
-    shown = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
-    monkeypatch.chdir(ROOT)
-    done = cli(*command.split()[1:])
+    shown, done = _example(cli, monkeypatch, "## A deployment plan")
     assert done.code == 0
     assert done.out.rstrip("\n") == shown
 
@@ -75,21 +76,13 @@ def test_readme_manifest_example_is_real_and_valid(cli, monkeypatch):
 
     from compatcheck.plan.manifest import schema
 
-    section = README[README.index("### Hot-update manifest") :]
-    command = re.search(r"`(compatcheck manifest [^`\n]+)`", section).group(1)
-    shown = re.search(r"```json\n(.*?)\n```", section, re.S).group(1)
+    shown, done = _example(cli, monkeypatch, "### Hot-update manifest", "json")
     jsonschema.Draft202012Validator(schema()).validate(json.loads(shown))
-    monkeypatch.chdir(ROOT)
-    done = cli(*command.split()[1:])
     assert done.code == 0, done.err
     assert done.out.rstrip("\n") == shown
 
 
 def test_readme_fix_example_is_what_the_command_prints(cli, monkeypatch):
-    section = README[README.index("## Fixing a model") :]
-    command = re.search(r"`(compatcheck fix tests/[^`\n]+)`", section).group(1)
-    shown = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
-    monkeypatch.chdir(ROOT)
-    done = cli(*command.split()[1:])
+    shown, done = _example(cli, monkeypatch, "## Fixing a model")
     assert done.code == 0, done.err
     assert done.out.rstrip("\n") == shown

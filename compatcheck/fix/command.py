@@ -84,14 +84,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="dry run: apply, check and verify, print the plan, write nothing",
     )
-    parser.add_argument("--engine", metavar="NAME", help="fix for this engine's route")
-    parser.add_argument(
-        "--input-shape",
-        action="append",
-        default=[],
-        metavar="NAME=DIMS",
-        help="the size to fix a dynamic input to, e.g. input=1x3x224x224",
-    )
+    from compatcheck.deploy import add_route_arguments
+
+    add_route_arguments(parser, "the size to fix a dynamic input to")
     parser.add_argument(
         "--unsafe-fixes",
         action="store_true",
