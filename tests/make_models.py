@@ -9,7 +9,6 @@ says otherwise.
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 import onnx
@@ -410,6 +409,23 @@ def identity_dropout():
     )
 
 
+def constant_generator():
+    """A 1 MB zero tensor made at run time: folding it would store it.
+
+    Identity gives onnx-simplifier something to remove, so simplification
+    still applies when the generator is kept.
+    """
+    shape = numpy_helper.from_array(np.array([256, 1024], np.int64), "shape")
+    nodes = [
+        helper.make_node("Identity", ["x"], ["x1"], name="identity"),
+        helper.make_node("ConstantOfShape", ["shape"], ["zeros"], name="zeros"),
+        helper.make_node("Add", ["x1", "zeros"], ["y"], name="add"),
+    ]
+    return _model(
+        nodes, [_io("x", [1, 1024])], [_io("y", [256, 1024])], initializers=[shape]
+    )
+
+
 def random_normal():
     """RandomNormal: becomes RandomStandardNormal, added to TensorFlow.js in 3.21."""
     nodes = [
@@ -604,6 +620,7 @@ def tflite_bytes(
 
 
 CASES = {
+    "constant_generator.onnx": constant_generator,
     "relu.onnx": relu,
     "relu_opset18.onnx": lambda: relu(opset=18),
     "gelu.onnx": gelu,
@@ -689,6 +706,11 @@ def build_all(folder: str) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    out = sys.argv[1] if len(sys.argv) > 1 else "synthetic_models"
-    for path in build_all(out).values():
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Write every synthetic model the tests use into a folder."
+    )
+    parser.add_argument("folder", nargs="?", default="synthetic_models")
+    for path in build_all(parser.parse_args().folder).values():
         print(path)

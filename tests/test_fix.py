@@ -74,10 +74,7 @@ def test_the_text_report_prints_the_measured_error(cli, synthetic, tmp_path):
     done = cli("fix", synthetic["layer_norm.onnx"], "-p", "wechat", "-o", out)
     assert done.code == 0, done.out
     text = done.out
-    assert (
-        "[safe] decompose (CC200, CC201, CC300): decomposed LayerNormalization x1"
-        in text
-    )
+    assert "[safe] decompose (CC300): decomposed LayerNormalization x1" in text
     assert "before: WARN (0 error(s), 2 warning(s))" in text
     assert "after: WARN (0 error(s), 1 warning(s))" in text
     assert "verification (onnxruntime, both models on the same inputs):" in text
@@ -133,6 +130,73 @@ def test_n_ary_sum_and_tanh_gelu_decompose_exactly(synthetic, tmp_path):
         (diff,) = compare(path, str(fixed), feeds, 1e-4)
         assert diff.ok, (path, diff)
     assert {n.op_type for n in proto.graph.node} <= {"Constant", "Mul", "Add", "Tanh"}
+
+
+def test_simplify_never_stores_what_the_model_generates(cli, synthetic, tmp_path):
+    out = tmp_path / "fixed.onnx"
+    done, report = _fix(cli, synthetic["constant_generator.onnx"], out)
+    assert done.code == 0, done.out
+    (change,) = report["changes"]
+    assert change["fix"] == "simplify" and change["codes"] == []
+    assert change["summary"].startswith("kept constant generators")
+    assert "ConstantOfShape" in {n.op_type for n in onnx.load(out).graph.node}
+    assert report["bytes_after"] <= report["bytes_before"]
+
+
+def test_simplify_leaves_no_settings_in_the_metadata(
+    cli, check_json, synthetic, tmp_path
+):
+    out = tmp_path / "fixed.onnx"
+    done, _ = _fix(cli, synthetic["identity_dropout.onnx"], out)
+    assert done.code == 0
+    assert not onnx.load(out).metadata_props
+    (finding,) = [
+        f for f in check_json(out, "wechat")["findings"] if f["code"] == "CC601"
+    ]
+    assert finding["severity"] == "info"
+
+
+def test_a_dry_run_that_fails_verification_exits_1(cli, synthetic, tmp_path):
+    model = tmp_path / "m.onnx"
+    shutil.copy(synthetic["cost.onnx"], model)
+    done = cli(
+        "fix", model, "-p", "wechat", "--diff", "-f", "json", "--unsafe-fixes",
+        "--quantize", "float16", "--tolerance", "1e-9",
+    )  # fmt: skip
+    assert done.code == 1
+    report = json.loads(done.out)
+    assert report["verification"]["verified"] is False
+    assert report["not_written"] == "dry run (--diff): nothing written"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_fixes_for_another_engine_than_the_best_route_say_so(cli, synthetic):
+    done = cli("fix", synthetic["int64_input.onnx"], "-p", "wechat", "--diff")
+    assert done.code == 0, done.out
+    report = json.loads(
+        cli(
+            "fix", synthetic["int64_input.onnx"], "-p", "wechat", "--diff", "-f", "json"
+        ).out
+    )
+    (note,) = report["explanation"]
+    assert note == (
+        "the check's best route on wechat is tfjs-wechat via onnx2tf, warn; fix "
+        "rewrites the ONNX file for wx-inference, the engine that loads it as it "
+        "is (--engine chooses another)"
+    )
+    assert report["engine"] == "wx-inference"
+    assert "  - the check's best route on wechat" in done.out
+
+
+def test_a_platform_without_an_onnx_engine_says_which_fixes_apply(cli, synthetic):
+    done = cli(
+        "fix", synthetic["int64_input.onnx"], "-p", "douyin", "--diff", "-f", "json"
+    )
+    (note,) = json.loads(done.out)["explanation"]
+    assert note.startswith("no engine on douyin loads ONNX as it is")
+    assert (
+        "engine-specific fixes (decompose, convert-opset, cast-io) do not apply" in note
+    )
 
 
 def test_float16_is_unsafe_and_reports_the_size_change(cli, synthetic, tmp_path):
@@ -298,6 +362,43 @@ def test_node_test_activations_become_supported(
     assert report["verification"]["verified"] is True
     assert gone not in codes(check_json(out, "wechat", "--engine", "wx-inference"))
     assert report["after"]["errors"] == 0
+
+
+def test_onnx_ml_model_gets_casts_and_no_opset_change(
+    cli, check_json, corpus, tmp_path
+):
+    """Only ONNX-ML operators: no ai.onnx opset to move; the sequence output
+    cannot be cast, the int64 one is, and the graph stays whole."""
+    model = corpus / "onnxruntime-datasets" / "logreg_iris.onnx"
+    out = tmp_path / "fixed.onnx"
+    done, report = _fix(cli, model, out)
+    (change,) = report["changes"]
+    assert change["fix"] == "cast-io"
+    assert change["summary"].startswith("cast output label: int64 -> int32 (not:")
+    assert report["verification"]["verified"] is True
+    assert report["after"]["errors"] == report["before"]["errors"] - 1
+    assert "CC003" not in codes(check_json(out, "wechat", "--engine", "wx-inference"))
+    imports = {o.domain: o.version for o in onnx.load(out).opset_import}
+    assert imports == {"ai.onnx.ml": 1, "": 13}
+
+
+def test_fixed_shapes_leave_no_open_output_sizes(cli, check_json, corpus, tmp_path):
+    # The exporter wrote -1 for the output's batch size.
+    model = corpus / "rapidocr" / "ch_ppocr_mobile_v2.0_cls_infer.onnx"
+    out = tmp_path / "fixed.onnx"
+    done, report = _fix(cli, model, out, "--input-shape", "x=1x3x48x192")
+    assert done.code == 0, done.out
+    assert "fix-input-shape" in {c["fix"] for c in report["changes"]}
+    assert "CC001" not in codes(check_json(out, "wechat", "--engine", "wx-inference"))
+    dims = onnx.load(out).graph.output[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims] == [1, 2]
+
+
+def test_light_model_is_not_made_larger(cli, corpus, tmp_path):
+    model = corpus / "onnx-light" / "light_resnet50.onnx"
+    done, report = _fix(cli, model, tmp_path / "fixed.onnx")
+    assert done.code == 0, done.out
+    assert report["bytes_after"] <= report["bytes_before"]
 
 
 def test_fastestdet_opset_is_moved_into_range(cli, check_json, corpus, tmp_path):

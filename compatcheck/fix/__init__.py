@@ -18,8 +18,6 @@ from compatcheck.findings import Finding, PlatformResult, Severity
 from compatcheck.fix.passes import Change, Refused
 from compatcheck.fix.verify import TOLERANCES, CannotVerify, OutputDiff
 
-# Rules some fix can resolve; the others are listed as left for the user.
-FIXABLE = {"CC200", "CC201", "CC300", "CC400", "CC401", "CC420"}
 # protobuf cannot serialise a model of 2 GiB or more in one message.
 MAX_PROTO_BYTES = 2**31 - 1
 
@@ -104,9 +102,11 @@ def fix_model(
 
     model, plan, before = _check(path, platform, options)
     direct = next((r for r in before.routes if not r.converters), None)
+    switched = ""
     if options.engine is None and direct is not None and before.route is not direct:
         # Fixes rewrite ONNX for an engine that loads it as it is; the
         # check's best route may go through a converter instead.
+        switched = _switch_note(before, direct.engine)
         options = _with_engine(options, direct.engine)
         model, plan, before = _check(path, platform, options)
     profile = load_profile(platform)
@@ -119,17 +119,43 @@ def fix_model(
         before=before,
         size_before=model.deploy_bytes,
     )
+    if switched:
+        report.explanation.append(switched)
     if model.format != "onnx":
         report.explanation = explain_tflite(before)
         report.not_written = "compatcheck fixes ONNX models only"
         return report
     proto = _load_proto(path)
+    if engine is None and route is not None:
+        report.explanation.append(_converted_note(before))
     proto = _apply(proto, model, plan, before, engine, options, report)
     if not report.changes:
         report.not_written = "no fix applies"
         return report
     _write_and_verify(proto, path, plan, options, target, report)
     return report
+
+
+def _switch_note(result: PlatformResult, engine: str) -> str:
+    route = result.route
+    best = route.engine if route else "no engine"
+    via = f" via {' + '.join(route.converters)}" if route and route.converters else ""
+    return (
+        f"the check's best route on {result.platform} is {best}{via}, "
+        f"{result.verdict}; fix rewrites the ONNX file for {engine}, the engine "
+        "that loads it as it is (--engine chooses another)"
+    )
+
+
+def _converted_note(result: PlatformResult) -> str:
+    route = result.route
+    assert route is not None
+    return (
+        f"no engine on {result.platform} loads ONNX as it is: the route converts "
+        f"it with {' + '.join(route.converters)} for {route.engine}, so the "
+        "engine-specific fixes (decompose, convert-opset, cast-io) do not apply; "
+        "shapes and simplification still do"
+    )
 
 
 def _with_engine(options: FixOptions, engine: str) -> FixOptions:
@@ -171,67 +197,95 @@ def _load_proto(path: str):
     return proto
 
 
+# Fix ids, by the pass that makes them, for reasons a pass gives when refused.
+FIX_NAMES = {
+    "decompose": "decompose",
+    "convert_opset": "convert-opset",
+    "cast_io": "cast-io",
+    "fix_input_shapes": "fix-input-shape",
+    "simplify": "simplify",
+    "to_float16": "float16",
+    "to_int8_qdq": "int8-qdq",
+}
+
+
 def _apply(proto, model, plan, before, engine, options, report):
-    """Run the passes the findings call for, in an order that keeps each valid."""
+    """Run the passes the findings call for, in an order that keeps each valid.
+
+    Each pass works on a copy, so a pass that fails half-way leaves the
+    model as the previous pass made it.
+    """
+    import onnx
+
     from compatcheck.fix import passes, precision
 
-    def attempt(step, *args):
+    present = {f.code for f in before.findings}
+
+    def attempt(step, current, *args):
+        work = onnx.ModelProto()
+        work.CopyFrom(current)
+        name = FIX_NAMES[step.__name__]
         try:
-            outcome = step(*args)
+            outcome = step(work, *args)
         except Refused as exc:
-            report.refused.append(f"{step.__name__}: {exc}")
-            return None
+            report.refused.append(f"{name}: {exc}")
+            return current
         except Exception as exc:  # a library failed on this model: skip the fix
             detail = " ".join(str(exc).split())[:200]
             kind = type(exc).__name__
-            report.refused.append(
-                f"{step.__name__}: failed on this model ({kind}: {detail})"
-            )
-            return None
-        return outcome
+            report.refused.append(f"{name}: failed on this model ({kind}: {detail})")
+            return current
+        result, change = outcome if isinstance(outcome, tuple) else (work, outcome)
+        if change is None:
+            return current
+        # Credit only the rules the check reported for this model.
+        change.codes = tuple(c for c in change.codes if c in present)
+        report.changes.append(change)
+        return result
 
     # Shapes the file leaves out (graph outputs without one) make the
     # checker and onnx-simplifier refuse the model; infer them first.
     proto = _infer(proto)
-    codes = {f.code: f for f in before.findings}
     target = _target_opset(proto, engine)
     if engine is not None:
         flagged = {
             n for f in before.findings if f.code in ("CC200", "CC201") for n in f.nodes
         }
-        _record(
-            report, attempt(passes.decompose, proto, model, engine, flagged, target)
-        )
+        proto = attempt(passes.decompose, proto, model, engine, flagged, target)
     if target is not None:
-        converted = attempt(passes.convert_opset, proto, target)
-        if converted is not None:
-            proto = converted[0]
-            _record(report, converted[1])
-    if engine is not None and "CC400" in codes and engine.io_dtypes is not None:
+        proto = attempt(passes.convert_opset, proto, target)
+    if engine is not None and "CC400" in present and engine.io_dtypes is not None:
         names = {n for f in before.findings if f.code == "CC400" for n in f.nodes}
         allowed = engine.io_dtypes.value if engine.io_dtypes.known else []
-        _record(report, attempt(passes.cast_io, proto, allowed, names))
-    if "CC401" in codes or options.input_shapes:
-        shapes = {
-            t.name: t.feed_shape
-            for t in plan.contract.inputs
-            if t.feed_shape is not None and (t.filled or t.name in options.input_shapes)
-        }
-        dims = plan.contract.dim_values
-        _record(report, attempt(passes.fix_input_shapes, proto, shapes, dims))
-        open_inputs = [t.name for t in plan.contract.inputs if t.feed_shape is None]
-        if open_inputs:
-            report.refused.append(
-                "fix_input_shapes: no size is known for some dimensions of "
-                f"{', '.join(open_inputs)}; give --input-shape NAME=DIMS"
-            )
-    simplified = attempt(passes.simplify, proto)
-    if simplified is not None:
-        proto = simplified[0]
-        _record(report, simplified[1])
+        opset = (
+            engine.opset.value["max"] if engine.opset and engine.opset.known else None
+        )
+        proto = attempt(passes.cast_io, proto, allowed, names, opset)
+    if "CC401" in present or options.input_shapes:
+        proto = _fix_shapes(proto, plan, options, report, attempt)
+    proto = attempt(passes.simplify, proto)
     if options.quantize:
-        proto = _quantize(proto, plan, options, report, precision, attempt)
+        proto = _quantize(proto, plan, options, precision, attempt)
     return _infer(proto)
+
+
+def _fix_shapes(proto, plan, options, report, attempt):
+    from compatcheck.fix import passes
+
+    shapes = {
+        t.name: t.feed_shape
+        for t in plan.contract.inputs
+        if t.feed_shape is not None and (t.filled or t.name in options.input_shapes)
+    }
+    dims = plan.contract.dim_values
+    proto = attempt(passes.fix_input_shapes, proto, shapes, dims)
+    open_inputs = [t.name for t in plan.contract.inputs if t.feed_shape is None]
+    if open_inputs:
+        report.refused.append(
+            "fix-input-shape: no size is known for some dimensions of "
+            f"{', '.join(open_inputs)}; give --input-shape NAME=DIMS"
+        )
+    return proto
 
 
 def _target_opset(proto, engine) -> int | None:
@@ -241,6 +295,8 @@ def _target_opset(proto, engine) -> int | None:
         return None
     low, high = engine.opset.value["min"], engine.opset.value["max"]
     current = main_opset(proto)
+    if current == 0:  # no ai.onnx operators (an ONNX-ML-only model)
+        return None
     if current > high:
         return high
     if current < low:
@@ -248,21 +304,11 @@ def _target_opset(proto, engine) -> int | None:
     return None
 
 
-def _quantize(proto, plan, options, report, precision, attempt):
+def _quantize(proto, plan, options, precision, attempt):
     if options.quantize == "float16":
-        done = attempt(precision.to_float16, proto)
-    else:
-        calibration = _feeds(plan, options, count=8)
-        done = attempt(precision.to_int8_qdq, proto, calibration)
-    if done is None:
-        return proto
-    _record(report, done[1])
-    return done[0]
-
-
-def _record(report: FixReport, change: Change | None) -> None:
-    if change is not None:
-        report.changes.append(change)
+        return attempt(precision.to_float16, proto)
+    calibration = _feeds(plan, options, count=8)
+    return attempt(precision.to_int8_qdq, proto, calibration)
 
 
 def _infer(proto):
@@ -298,6 +344,10 @@ def _write_and_verify(proto, path, plan, options, target, report) -> None:
         report.size_after = len(data)
         report.after = _check(temporary, report.platform, _recheck(options))[2]
         _verify(path, temporary, plan, options, report)
+        # The temporary name means nothing once the file is gone.
+        report.verify_problem = report.verify_problem.replace(
+            temporary, "the fixed model"
+        )
         if target is None:
             report.not_written = "dry run (--diff): nothing written"
         elif report.verified or options.force:
@@ -305,8 +355,9 @@ def _write_and_verify(proto, path, plan, options, target, report) -> None:
             report.written = target
             temporary = None
         else:
+            failed = "could not run" if report.verify_problem else "failed"
             report.not_written = (
-                "verification failed; nothing written (--force writes anyway)"
+                f"verification {failed}; nothing written (--force writes anyway)"
             )
     finally:
         if temporary is not None:

@@ -54,7 +54,10 @@ def fix_command(argv: list[str]) -> int:
     else:
         text = render_fix(report)
     sys.stdout.write(text)
-    failed = report.changes and not report.written and target is not None
+    if target is None:  # a dry run fails where a real run would not write
+        failed = report.changes and not (report.verified or options.force)
+    else:
+        failed = report.changes and not report.written
     errors = any(f.severity.value == "error" for f in report.left())
     return EXIT_FINDINGS if errors or failed else EXIT_OK
 
@@ -186,7 +189,8 @@ def _check_onnxruntime() -> None:
     if missing:
         raise UserError(
             "fix",
-            f"needs {', '.join(missing)}: pip install 'compatcheck[fix]'",
+            f"needs {', '.join(missing)}: pip install {' '.join(missing)} "
+            "(compatcheck's [fix] extra)",
         )
 
 
@@ -231,11 +235,14 @@ def _verdict(result) -> str:
 
 
 def _left_lines(report) -> list[str]:
-    from compatcheck.fix import FIXABLE
+    from compatcheck.rules import REGISTRY
 
     lines = []
+    before = {f.code for f in report.before.findings}
     for finding in report.left():
-        how = "" if finding.code in FIXABLE else " (no automatic fix)"
+        how = "" if REGISTRY[finding.code].fixable else " (no automatic fix)"
+        if finding.code not in before:
+            how += " (new: the fixes caused it)"
         lines.append(f"    left: {finding.code} {finding.message}{how}")
     return lines
 

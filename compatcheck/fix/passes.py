@@ -324,6 +324,8 @@ def _short(text: str) -> str:
     """The useful end of an onnx error message, on one line."""
     if "failed:" in text:
         text = text.split("failed:", 1)[1]
+    # The version converter writes "No Adapter From Version $14 for Relu".
+    text = text.replace("No Adapter From Version $", "no adapter from version ")
     return " ".join(text.split())[:160]
 
 
@@ -331,54 +333,59 @@ def _short(text: str) -> str:
 
 
 def cast_io(
-    model: onnx.ModelProto, allowed: list[str], names: set[str]
+    model: onnx.ModelProto, allowed: list[str], names: set[str], opset: int | None
 ) -> Change | None:
     """Give graph inputs/outputs in ``names`` a type the engine exchanges.
 
     An input keeps its name and takes the new type; a Cast right after it
     restores the type the graph computes in. An output's producer writes to
-    a renamed tensor, and a Cast gives the graph output the new type.
+    a renamed tensor, and a Cast gives the graph output the new type. Values
+    no cast can pass (sequences, maps, types without a partner) are left
+    as they are and named in the summary. A model that imports no ai.onnx
+    opset (ONNX-ML operators only) gets ``opset`` for its Casts.
     """
     graph = model.graph
     changed: list[str] = []
-    front: list[onnx.NodeProto] = []
-    back: list[onnx.NodeProto] = []
-    for value in graph.input:
-        new = _exchange(value, allowed) if value.name in names else None
-        if new is None:
-            continue
-        inner = f"{value.name}__cc_{_type_name(value)}"
-        _rename_uses(graph, value.name, inner)
-        front.append(
-            helper.make_node(
-                "Cast",
-                [value.name],
-                [inner],
-                name=inner,
-                to=value.type.tensor_type.elem_type,
-            )
-        )
-        changed.append(f"input {value.name}: {_type_name(value)} -> {new}")
-        value.type.tensor_type.elem_type = ELEM_TYPES[new]
-    for value in graph.output:
-        new = _exchange(value, allowed) if value.name in names else None
-        if new is None:
-            continue
-        inner = f"{value.name}__cc_{_type_name(value)}"
-        _rename_producer(graph, value.name, inner)
-        back.append(
-            helper.make_node(
-                "Cast", [inner], [value.name], name=value.name, to=ELEM_TYPES[new]
-            )
-        )
-        changed.append(f"output {value.name}: {_type_name(value)} -> {new}")
-        value.type.tensor_type.elem_type = ELEM_TYPES[new]
+    problems: list[str] = []
+    casts: dict[str, list[onnx.NodeProto]] = {"input": [], "output": []}
+    for side, values in (("input", graph.input), ("output", graph.output)):
+        for value in values:
+            if value.name not in names:
+                continue
+            new, problem = _exchange(value, allowed)
+            if new is None:
+                problems.append(problem)
+                continue
+            old_type = _type_name(value)
+            inner = f"{value.name}__cc_{old_type}"
+            if side == "input":
+                _rename_uses(graph, value.name, inner)
+                cast = _cast(value.name, inner, inner, value.type.tensor_type.elem_type)
+            else:
+                _rename_producer(graph, value.name, inner)
+                cast = _cast(inner, value.name, value.name, ELEM_TYPES[new])
+            casts[side].append(cast)
+            changed.append(f"{side} {value.name}: {old_type} -> {new}")
+            value.type.tensor_type.elem_type = ELEM_TYPES[new]
     if not changed:
+        if problems:
+            raise Refused("; ".join(problems))
         return None
-    nodes = [*front, *graph.node, *back]
+    if main_opset(model) == 0:
+        if opset is None:
+            raise Refused("the model imports no ai.onnx opset for the Casts it needs")
+        model.opset_import.append(helper.make_opsetid("", opset))
+    nodes = [*casts["input"], *graph.node, *casts["output"]]
     del graph.node[:]
     graph.node.extend(nodes)
-    return Change("cast-io", ("CC400",), "cast " + "; ".join(changed))
+    summary = "cast " + "; ".join(changed)
+    if problems:
+        summary += f" (not: {'; '.join(problems)})"
+    return Change("cast-io", ("CC400",), summary)
+
+
+def _cast(source: str, target: str, name: str, to: int) -> onnx.NodeProto:
+    return helper.make_node("Cast", [source], [target], name=name, to=to)
 
 
 def _type_name(value: onnx.ValueInfoProto) -> str:
@@ -387,16 +394,17 @@ def _type_name(value: onnx.ValueInfoProto) -> str:
     )
 
 
-def _exchange(value: onnx.ValueInfoProto, allowed: list[str]) -> str | None:
+def _exchange(value: onnx.ValueInfoProto, allowed: list[str]) -> tuple[str | None, str]:
+    """The type to exchange ``value`` as, or None and the reason."""
     if not value.type.HasField("tensor_type"):
-        raise Refused(f"{value.name!r} is not a tensor; no cast can pass it")
+        return None, f"{value.name!r} is not a tensor; no cast can pass it"
     current = _type_name(value)
     new = EXCHANGE.get(current)
     if new is None or new not in allowed:
-        raise Refused(
+        return None, (
             f"{value.name!r} is {current}, and no cast gives a type the engine takes"
         )
-    return new
+    return new, ""
 
 
 def _rename_uses(graph: onnx.GraphProto, old: str, new: str) -> None:
@@ -453,9 +461,12 @@ def fix_input_shapes(
         return None
     for value in model.graph.output:
         for dim in value.type.tensor_type.shape.dim:
-            if dim.HasField("dim_param") and dim.dim_param in dim_values:
-                size = dim_values[dim.dim_param]
+            size = dim_values.get(dim.dim_param) if dim.HasField("dim_param") else None
+            if size is not None or dim.HasField("dim_param") or dim.dim_value < 0:
+                # A size left open (a name, or -1 as some exporters write)
+                # would contradict the one inference now finds.
                 dim.Clear()
+            if size is not None:
                 dim.dim_value = size
     # Shapes recorded for the old sizes, in subgraphs too, would contradict
     # the new ones; inference fills them in again.
@@ -473,18 +484,20 @@ def fix_input_shapes(
 def simplify(model: onnx.ModelProto) -> tuple[onnx.ModelProto, Change | None]:
     """Fold constants and drop what does nothing (Identity, Dropout, unused
     initializers and nodes) with onnx-simplifier."""
-    import onnxsim
-
     before = Counter(n.op_type for n in model.graph.node)
     before_inits = len(model.graph.initializer)
-    try:
-        simpler, ok = onnxsim.simplify(model, check_n=0, perform_optimization=True)
-    except Exception as exc:  # onnxsim raises many types; any means "skip"
-        raise Refused(
-            f"onnx-simplifier failed ({type(exc).__name__}: {_short(str(exc))})"
-        ) from None
-    if not ok:
-        raise Refused("onnx-simplifier could not validate its result")
+    simpler = _simplified(model, fold=True)
+    how = "folded constants and "
+    if _grows(model, simpler):
+        # Folding can expand a small generator (ConstantOfShape, Expand,
+        # Tile) into the large tensor it makes; keep the generator.
+        simpler = _simplified(model, fold=False)
+        how = "kept constant generators (folding would grow the model) and "
+        if _grows(model, simpler):
+            raise Refused(
+                f"onnx-simplifier would grow the model from {model.ByteSize():,} "
+                f"to {simpler.ByteSize():,} bytes"
+            )
     after = Counter(n.op_type for n in simpler.graph.node)
     removed = before - after
     added = after - before
@@ -502,6 +515,34 @@ def simplify(model: onnx.ModelProto) -> tuple[onnx.ModelProto, Change | None]:
     dropped = before_inits - len(simpler.graph.initializer)
     if dropped > 0:
         parts.append(f"{dropped} initializer(s) fewer")
-    return simpler, Change(
-        "simplify", ("CC200", "CC203"), "folded constants and " + "; ".join(parts)
-    )
+    return simpler, Change("simplify", ("CC200", "CC203"), how + "; ".join(parts))
+
+
+# A simplified model may be this much larger (folded shapes and the like).
+GROWTH_BYTES = 64 * 1024
+
+
+def _grows(model: onnx.ModelProto, simpler: onnx.ModelProto) -> bool:
+    return simpler.ByteSize() > model.ByteSize() * 1.1 + GROWTH_BYTES
+
+
+def _simplified(model: onnx.ModelProto, fold: bool) -> onnx.ModelProto:
+    """onnx-simplifier's result, without the settings it records in metadata."""
+    import onnxsim
+
+    try:
+        simpler, ok = onnxsim.simplify(
+            model, check_n=0, perform_optimization=True, skip_constant_folding=not fold
+        )
+    except Exception as exc:  # onnxsim raises many types; any means "skip"
+        raise Refused(
+            f"onnx-simplifier failed ({type(exc).__name__}: {_short(str(exc))})"
+        ) from None
+    if not ok:
+        raise Refused("onnx-simplifier could not validate its result")
+    # Its own settings (onnxsim.*) say nothing about the model and would
+    # read as build details in the metadata check.
+    kept = [p for p in simpler.metadata_props if not p.key.startswith("onnxsim.")]
+    del simpler.metadata_props[:]
+    simpler.metadata_props.extend(kept)
+    return simpler
