@@ -38,7 +38,7 @@ other commands:
   compatcheck snippet MODEL -p P  print loader JavaScript for the platform
   compatcheck fix MODEL -p P -o OUT
                                   rewrite an ONNX model so it loads, verified
-                                  with onnxruntime (pip install 'compatcheck[fix]')
+                                  with onnxruntime (needs the [fix] extra)
 """
 
 EPILOG = """\

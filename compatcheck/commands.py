@@ -89,11 +89,12 @@ def _profiles(argv: list[str]) -> int:
     if args.action == "show":
         if not args.name:
             raise UserError("profiles show", "give a platform name or profile file")
+        names = platform_names() if args.name.lower() == "all" else [args.name]
         try:
-            profile = load_profile(args.name)
+            profiles = [load_profile(name) for name in names]
         except UserError as exc:
             raise UserError(f"profiles show {args.name}", exc.problem) from None
-        sys.stdout.write(_show(profile))
+        sys.stdout.write("\n".join(_show(profile) for profile in profiles))
         return EXIT_OK
     rows = []
     for name in platform_names():

@@ -251,8 +251,8 @@ def _note_skipped(flag: str, profiles, kept) -> None:
     if skipped:
         verb = "does" if len(skipped) == 1 else "do"
         print(
-            f"compatcheck: note: {flag}: not checking {', '.join(skipped)}, which "
-            f"{verb} not offer it",
+            f"compatcheck: note: {flag} (option or configuration): not checking "
+            f"{', '.join(skipped)}, which {verb} not offer it",
             file=sys.stderr,
         )
 

@@ -49,7 +49,7 @@ def test_dynamic_shape_model_passes_with_warnings(check_json):
     assert result["verdict"] == "warn"
     assert codes(result) == {"CC300", "CC401", "CC500", "CC600", "CC601"}
     (dynamic,) = _findings(result, "CC401")
-    assert "typicalShape: {'input': [1, 1, 224, 224]}" in dynamic["fix"]
+    assert 'typicalShape: {"input": [1, 1, 224, 224]}' in dynamic["fix"]
 
 
 def test_custom_op_model(corpus, check_json):
@@ -288,6 +288,10 @@ def test_profiles_commands(cli):
     shown = cli("profiles", "show", "wechat")
     assert "download_bytes: 209715200  [documented, DOWNLOAD]" in shown.out
     assert "operator table: 67 rows" in shown.out
+    every = cli("profiles", "show", "all")
+    assert every.code == 0
+    titles = [line for line in every.out.splitlines() if "researched" in line]
+    assert len(titles) == 5 and titles[0].startswith("Alipay mini program (alipay)")
 
 
 def test_help_and_version_do_not_import_onnx():

@@ -97,7 +97,7 @@ def test_given_input_shape_fills_dynamic_dimensions(cli):
     document = _json(cli, SR, "-p", "wechat", "--input-shape", "input=2x1x224x224")
     (tensor,) = document["models"][0]["plan"]["inputs"]
     assert tensor["feed_shape"] == [2, 1, 224, 224]
-    assert tensor["filled"] == ["--input-shape"]
+    assert tensor["filled"] == ["every dimension from --input-shape"]
     (output,) = document["models"][0]["plan"]["outputs"]
     assert output["feed_shape"] == [2, 1, 672, 672]
     options = document["results"][0]["plan"]["session_options"]

@@ -28,8 +28,11 @@ def test_readme_sample_command_runs(cli):
 
 
 def test_readme_rule_table_matches_the_registry():
-    rows = re.findall(r"^\| (CC\d{3}) \| ([a-z-]+) \| (\w+) \|", README, re.M)
-    expected = [(r.code, r.name, r.severity.value) for r in all_rules()]
+    rows = re.findall(r"^\| (CC\d{3}) \| ([a-z-]+) \| (\w+) \| (yes|) \|", README, re.M)
+    expected = [
+        (r.code, r.name, r.severity.value, "yes" if r.fixable else "")
+        for r in all_rules()
+    ]
     assert rows == expected
 
 

@@ -117,7 +117,11 @@ def test_dynamic_input_proposes_typical_shape(synthetic, check_json):
         synthetic["dynamic_input.onnx"], "wechat", "--engine", "wx-inference"
     )
     (finding,) = [f for f in result["findings"] if f["code"] == "CC401"]
-    assert "typicalShape: {'x': [1, 3, ?, ?]}" in finding["fix"]
+    assert 'typicalShape: {"x": [1, 3, ?, ?]}' in finding["fix"]
+    assert finding["message"] == (
+        "input 'x' has dynamic dimension(s) 0 (batch), 2, 3 in shape "
+        "[batch, 3, ?, ?]"
+    )
     given = check_json(
         synthetic["dynamic_input.onnx"],
         "wechat",
@@ -127,7 +131,7 @@ def test_dynamic_input_proposes_typical_shape(synthetic, check_json):
         "x=1x3x64x64",
     )
     (finding,) = [f for f in given["findings"] if f["code"] == "CC401"]
-    assert "typicalShape: {'x': [1, 3, 64, 64]}" in finding["fix"]
+    assert 'typicalShape: {"x": [1, 3, 64, 64]}' in finding["fix"]
 
 
 def test_opset_warning_says_unverified(synthetic, check_json):
@@ -137,7 +141,7 @@ def test_opset_warning_says_unverified(synthetic, check_json):
     (finding,) = [f for f in result["findings"] if f["code"] == "CC300"]
     assert finding["severity"] == "warning"
     assert "unverified" in finding["message"]
-    assert "convert_version(model, 13)" in finding["fix"]
+    assert "convert to opset 13 with compatcheck fix" in finding["fix"]
     assert result["verified"] is False
 
 
@@ -533,7 +537,10 @@ def test_engine_flag_forces_a_route(synthetic, check_json, cli):
     )
     (alipay,) = both.json()["results"]
     assert alipay["route"]["engine"] == "tfjs-webgl"
-    assert "--engine tfjs: not checking baidu, which does not offer it" in both.err
+    assert (
+        "--engine tfjs (option or configuration): not checking baidu, which does "
+        "not offer it"
+    ) in both.err
     mismatch = cli(
         synthetic["relu.onnx"],
         "-p",

@@ -135,7 +135,7 @@ def _feed_shape(
 ) -> tuple[list[int] | None, list[str]]:
     """Concrete sizes for every dimension, and where each guess came from."""
     if given:
-        return list(given), ["--input-shape"]
+        return list(given), ["every dimension from --input-shape"]
     shape = tensor.display_shape
     if shape is None:
         return None, ["the rank is unknown: give --input-shape"]

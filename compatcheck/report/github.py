@@ -55,7 +55,8 @@ def render_github(report: Report) -> str:
         )
     verdicts = [r.verdict for r in report.results]
     lines.append(
-        f"compatcheck: {len(report.models)} model(s), "
+        f"compatcheck: {len(report.models)} model(s) on "
+        f"{len({r.platform for r in report.results})} platform(s): "
         f"{verdicts.count('fail')} fail, {verdicts.count('warn')} warn, "
         f"{verdicts.count('pass')} pass"
         + (f", {len(report.errors)} unreadable" if report.errors else "")

@@ -52,6 +52,7 @@ def _model_block(
         lines += _route_lines(result)
         if result.findings:
             lines.append(_indent(_table(result.findings)))
+        lines += _fixable_line(model, result)
         if result.unverified:
             lines.append(_indent(_unverified(result.unverified)))
         if result.baselined:
@@ -59,6 +60,27 @@ def _model_block(
         if result.plan is not None:
             lines += platform_plan_lines(result.plan)
     return "\n".join(lines)
+
+
+def _fixable_line(model: ModelGraph, result: PlatformResult) -> list[str]:
+    """Point at ``compatcheck fix`` when a rule with a fix has a finding."""
+    from compatcheck.rules import REGISTRY
+
+    if model.format != "onnx":
+        return []
+    codes = sorted(
+        {
+            f.code
+            for f in result.findings
+            if f.severity is not Severity.INFO and REGISTRY[f.code].fixable
+        }
+    )
+    if not codes:
+        return []
+    return [
+        f"    fixable: {', '.join(codes)} (preview: compatcheck fix {model.path} "
+        f"-p {result.platform} --diff)"
+    ]
 
 
 def _describe(model: ModelGraph) -> str:

@@ -77,7 +77,8 @@ class Rule:
 
     @property
     def doc(self) -> str:
-        return (self.check.__doc__ or "").strip()
+        """The docstring as users read it: code in single backticks."""
+        return (self.check.__doc__ or "").strip().replace("``", "`")
 
     @property
     def summary(self) -> str:

@@ -85,7 +85,7 @@ def _mb(size: int) -> str:
     return f"{size / 1048576:.2f} MB ({size} bytes)"
 
 
-@rule("CC500", "package-size", Severity.WARNING, "platform")
+@rule("CC500", "package-size", Severity.WARNING, "engine")
 def package_size(ctx: Context):
     """
     What it checks:
@@ -109,7 +109,8 @@ def package_size(ctx: Context):
 
     Limitations:
         The model is compared alone; code and assets that share the package
-        reduce the room left for it.
+        reduce the room left for it. After a conversion, the file types are
+        those of the converted format and the size is the original file's.
     """
     size = ctx.model.deploy_bytes
     main = _limit(ctx, "main_package_bytes")
@@ -121,10 +122,11 @@ def package_size(ctx: Context):
     if limits and size > max(limits):
         reasons.append(f"{_mb(size)} is over the {_mb(max(limits))} package limit")
         fact = main
-    extension = os.path.splitext(ctx.model.path)[1].lstrip(".").lower()
-    if types.known and extension not in types.value:
-        kind = f"'.{extension}' files" if extension else "files without an extension"
-        reasons.append(f"{kind} are not on the package upload whitelist")
+    if types.known:
+        refused = [e for e in _shipped_extensions(ctx) if e not in types.value]
+        if refused:
+            kinds = ", ".join(f"'.{e}'" if e else "extensionless" for e in refused)
+            reasons.append(f"{kinds} files are not on the package upload whitelist")
     if reasons:
         yield package_size.finding(
             "the model cannot ship inside a code package: " + "; ".join(reasons),
@@ -132,6 +134,16 @@ def package_size(ctx: Context):
             "it there instead of bundling it",
             fact=fact,
         )
+
+
+def _shipped_extensions(ctx: Context) -> list[str]:
+    """The file types the engine loads: the model's own, or the converted format's."""
+    from compatcheck.plan.loading import FORMAT_FILES
+
+    steps = ctx.route.steps if ctx.route is not None else ()
+    if steps:
+        return list(FORMAT_FILES.get(steps[-1].to_format, ()))
+    return [os.path.splitext(ctx.model.path)[1].lstrip(".").lower()]
 
 
 @rule("CC501", "storage-quota", Severity.WARNING, "platform")

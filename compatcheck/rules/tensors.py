@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from compatcheck.findings import Severity
 from compatcheck.model.graph import TensorInfo
@@ -64,8 +65,10 @@ def opset_out_of_range(ctx: Context):
         model converted to opset 13 passes.
 
     Fix:
-        Convert with ``onnx.version_converter.convert_version(model, 13)`` or
-        export with ``torch.onnx.export(..., opset_version=13)``.
+        Export with ``torch.onnx.export(..., opset_version=13)``, or run
+        ``compatcheck fix``: it tries onnx's version converter, which has no
+        adapter for many downgrades, then checks every node against the
+        opset 13 definitions, and runs both models to prove the result.
 
     Limitations:
         WeChat documents no range; 8-13 is what its official demos and
@@ -79,8 +82,8 @@ def opset_out_of_range(ctx: Context):
             ctx.engine.opset,
             version,
             "opset",
-            "convert to opset {target}: onnx.version_converter.convert_version("
-            "model, {target}), or export with opset_version={target}",
+            "export with opset_version={target}, or convert to opset {target} "
+            "with compatcheck fix (verified by running both models)",
         )
 
 
@@ -240,13 +243,10 @@ def dynamic_input(ctx: Context):
         if not tensor.is_dynamic:
             continue
         proposal = _typical_shape(tensor, ctx.options.input_shapes.get(tensor.name))
-        shown = (
-            "unknown rank"
-            if tensor.display_shape is None
-            else list(tensor.display_shape)
-        )
+        shown = _dynamic_dims(tensor)
         fix = (
-            f"create the session with typicalShape: {{{tensor.name!r}: {proposal}}}"
+            "create the session with typicalShape: "
+            f"{{{json.dumps(tensor.name)}: {proposal}}}"
             if fact.value == "typical-shape"
             else f"export with a fixed shape such as {proposal}"
         )
@@ -258,11 +258,25 @@ def dynamic_input(ctx: Context):
             else f" ({ctx.engine.title}: {fact.value})"
         )
         yield dynamic_input.finding(
-            f"input {tensor.name!r} has dynamic dimensions {shown}{stance}",
+            f"input {tensor.name!r} has {shown}{stance}",
             fix,
             nodes=[tensor.name],
             fact=fact,
         )
+
+
+def _dynamic_dims(tensor: TensorInfo) -> str:
+    """Which dimensions are open, in words: "dynamic dimension 0 (batch) in ..."."""
+    shape = tensor.display_shape
+    if shape is None:
+        return "an unknown rank"
+    open_dims = [
+        f"{i} ({d})" if isinstance(d, str) else str(i)
+        for i, d in enumerate(shape)
+        if not (isinstance(d, int) and d > 0)
+    ]
+    shown = "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+    return f"dynamic dimension(s) {', '.join(open_dims)} in shape {shown}"
 
 
 def _typical_shape(tensor: TensorInfo, given: tuple[int, ...] | None) -> str:
