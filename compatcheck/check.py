@@ -86,8 +86,14 @@ def _check_route(
         chain=route.chain(model.path, backend),
         findings=findings,
         unverified=sorted({_describe(f) for f in ctx.relied_on if not f.verified}),
-        commands=[step.command.value for step in route.steps],
+        commands=[command for step in route.steps for command in _commands(step)],
     )
+
+
+def _commands(converter) -> list[str]:
+    """A converter's shell commands: its profile gives one or a list."""
+    value = converter.command.value
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _unreachable(profile: Profile, routes: list[Route], options: Options) -> list[str]:

@@ -47,7 +47,8 @@ exit codes:
   1  at least one finding fails the gate
   2  bad input or usage: missing, truncated or corrupt file, unknown
      platform, broken profile (one line on stderr names the file)
-  3  internal error in compatcheck (please report it)
+  3  internal error in compatcheck (COMPATCHECK_DEBUG=1 shows the traceback;
+     please report it)
 
 Known limitations: verdicts rest on the platforms' published facts; where a
 fact is not documented by the vendor the report says the verdict is

@@ -68,30 +68,47 @@ def manifest_command(argv: list[str]) -> int:
 
 
 def snippet_command(argv: list[str]) -> int:
-    """Print loader JavaScript for one model on one platform."""
+    """Print loader JavaScript for one model on one platform.
+
+    Exit 0 when printed, 1 when printed but the verdict is fail (the loader's
+    header and one line on stderr say so), 2 on bad input (nothing printed).
+    """
     parser = _parser(
         "snippet",
         "Print JavaScript for the platform that fetches the manifest, downloads "
-        "and caches the model when it changed, creates the session with the "
-        "planned options and runs one inference with correctly shaped input.",
+        "the model into a folder per manifest version (again when a file is "
+        "missing or has the wrong size), deletes other versions, creates the "
+        "session with the planned options and runs one inference with "
+        "correctly shaped input.",
+    )
+    parser.epilog = (
+        "exit codes: 0 printed; 1 printed, but the verdict is fail and the "
+        "loader will not work until the errors are fixed; 2 bad input"
     )
     parser.add_argument(
         "--manifest-url",
         metavar="URL",
-        help="where the manifest is hosted (default: a placeholder to replace)",
+        help="where the manifest is hosted (default: a placeholder to replace); "
+        "a manifest without a url has the files downloaded from its folder",
     )
     args = parser.parse_args(argv)
-    from compatcheck.plan.snippet import render_snippet
+    from compatcheck.plan.snippet import failing_codes, render_snippet
     from compatcheck.profiles import load_profile
 
     _check_output(args.output, [args.model])
     model, plan, result = _plan_one(args)
     profile = load_profile(args.platform)
-    text = render_snippet(
-        os.path.basename(model.path), plan, result.plan, profile, args.manifest_url
+    name = os.path.basename(model.path)
+    _write(render_snippet(name, plan, result, profile, args.manifest_url), args.output)
+    if result.verdict != "fail":
+        return EXIT_OK
+    print(
+        f"compatcheck snippet: {name} FAILS on {result.platform_title} "
+        f"({', '.join(failing_codes(result))}); the loader is written but will "
+        "not work until those errors are fixed",
+        file=sys.stderr,
     )
-    _write(text, args.output)
-    return EXIT_OK
+    return EXIT_FINDINGS
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -159,10 +176,11 @@ def _deploy_files(args: argparse.Namespace, model_path: str, result) -> list[str
     route = result.route
     if not args.file:
         if route.converters:
+            commands = "; then ".join(route.commands)
             raise UserError(
                 args.model,
                 f"on {result.platform} the model is converted first "
-                f"({' + '.join(route.converters)}: {route.commands[0]}); convert "
+                f"({' + '.join(route.converters)}: {commands}); convert "
                 "it and give the files the phone downloads with --file",
             )
         return [model_path]

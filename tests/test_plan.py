@@ -405,26 +405,32 @@ def test_manifest_exit_code_follows_the_verdict(cli, synthetic):
 
 # Snippet ------------------------------------------------------------------
 
-# Every platform with an engine, and every engine kind a route can reach.
+# Every platform with an engine, and every engine kind a route can reach,
+# with the exit code its verdict gives (1: the route fails).
 SNIPPET_CASES = [
-    ("wechat", SR, (), "wx.createInferenceSession"),
-    ("wechat", QUANT_TFLITE, (), "wx.createInferenceSession"),
-    ("wechat", SR, ("--engine", "tfjs"), "tfconv.loadGraphModel"),
-    ("wechat", SR, ("--engine", "paddlejs"), "new Runner("),
-    ("alipay", SR, (), "tfconv.loadGraphModel"),
-    ("alipay", QUANT_TFLITE, (), "tfconv.loadGraphModel"),
-    ("baidu", SR, (), "new Runner("),
-    ("douyin", SR, (), "tt.createBytennEngineContext"),
-    ("douyin", SELFIE, ("--engine", "tfjs"), "tfconv.loadGraphModel"),
+    ("wechat", SR, (), "wx.createInferenceSession", 0),
+    ("wechat", QUANT_TFLITE, (), "wx.createInferenceSession", 0),
+    ("wechat", SR, ("--engine", "tfjs"), "tfconv.loadGraphModel", 0),
+    ("wechat", SR, ("--engine", "paddlejs"), "new Runner(", 1),
+    ("alipay", SR, (), "tfconv.loadGraphModel", 0),
+    ("alipay", QUANT_TFLITE, (), "tfconv.loadGraphModel", 0),
+    ("baidu", SR, (), "new Runner(", 1),
+    ("douyin", SR, (), "tt.createBytennEngineContext", 0),
+    ("douyin", SELFIE, ("--engine", "tfjs"), "tfconv.loadGraphModel", 1),
 ]
+CDN = "https://cdn.example.com/sr/"
+NAMESPACES = {"wechat": "wx", "alipay": "my", "baidu": "swan", "douyin": "tt"}
 
 
 @needs_node
-@pytest.mark.parametrize("platform, model, extra, call", SNIPPET_CASES)
-def test_snippet_parses_with_node(cli, tmp_path, platform, model, extra, call):
+@pytest.mark.parametrize("platform, model, extra, call, code", SNIPPET_CASES)
+def test_snippet_parses_with_node(cli, tmp_path, platform, model, extra, call, code):
     done = cli("snippet", model, "-p", platform, *extra)
-    assert done.code == 0, done.err
+    assert done.code == code, done.err
     assert call in done.out
+    # Every template caches through the shared code and runs one inference.
+    assert "await ensureModel()" in done.out
+    assert "results: await runOnce(" in done.out or "results: runOnce(" in done.out
     script = tmp_path / "loader.js"
     script.write_text(done.out)
     check = subprocess.run([NODE, "--check", str(script)], capture_output=True)
@@ -441,29 +447,170 @@ def test_snippet_uses_the_model_names_and_shapes(cli):
     assert "new Uint8Array(150528)" in alipay
     assert "normalise as (x - [127.5]) / [127.5], RGB" in alipay
     assert 'results["MobilenetV1/Predictions/Reshape_1"] = list[0];' in alipay
-    assert "onnx2tf writes 4-D inputs as NHWC" in alipay
+    # A TFLite model is NHWC already: onnx2tf -it leaves its order alone.
+    assert "tf.tensor(data0, [1, 224, 224, 3]" in alipay
+    assert "channels-last" not in alipay
 
 
-def _run_on_fake_wechat(cli, tmp_path, model, *extra) -> dict:
-    """Manifest and loader for ``model``, run under Node with a fake ``wx``."""
-    served, cache = tmp_path / "served", tmp_path / "cache"
-    served.mkdir()
-    cache.mkdir()
+@pytest.mark.parametrize(
+    "shape, converters, expected",
+    [
+        ([1, 3, 16], ["onnx2tf"], [1, 16, 3]),  # NCW -> NWC
+        ([1, 3, 8, 6], ["onnx2tf"], [1, 8, 6, 3]),  # NCHW -> NHWC
+        ([1, 3, 4, 8, 6], ["onnx2tf"], [1, 4, 8, 6, 3]),  # NCDHW -> NDHWC
+        ([1, 3, 8, 6], ["onnx2tf", "bytenn-convert"], [1, 8, 6, 3]),
+        ([1, 10], ["onnx2tf"], [1, 10]),
+        ([1, 2, 3, 4, 5, 6], ["onnx2tf"], [1, 2, 3, 4, 5, 6]),
+        ([1, 224, 224, 3], ["onnx2tf-tflite"], [1, 224, 224, 3]),
+        ([1, 3, 8, 6], ["x2paddle"], [1, 3, 8, 6]),
+        ([1, 3, 8, 6], ["tf2onnx"], [1, 3, 8, 6]),
+        ([1, 3, 8, 6], [], [1, 3, 8, 6]),
+    ],
+)
+def test_converted_shape_follows_onnx2tf_defaults(shape, converters, expected):
+    from compatcheck.plan.snippet import converted_shape
+
+    assert converted_shape(shape, converters) == expected
+
+
+def test_onnx2tf_routes_feed_channels_last(cli):
+    alipay = cli("snippet", SR, "-p", "alipay").out
+    assert 'tf.tensor(data0, [1, 224, 224, 1], "float32")' in alipay
+    assert "new Float32Array(50176)" in alipay
+    feed = "// input: float32 [1, 224, 224, 1] NHWC (ONNX order: [1, 1, 224, 224] NCHW)"
+    read = "list[0]; // float32 [1, 672, 672, 1] NHWC (ONNX order: [1, 1, 672, 672])"
+    assert feed in alipay and read in alipay
+    assert "NCHW -> NHWC" in alipay and "-kat NAME" in alipay
+    wechat_tfjs = cli("snippet", SR, "-p", "wechat", "--engine", "tfjs").out
+    assert "tf.tensor(data0, [1, 224, 224, 1]" in wechat_tfjs
+    # ByteNN loads the TensorFlow.js model onnx2tf wrote.
+    douyin = cli("snippet", SR, "-p", "douyin").out
+    assert '"channel": 1, "batch": 1, "dataType": "float32", "dataFormat": "NHWC"' in (
+        douyin
+    )
+    # x2paddle keeps the ONNX order.
+    baidu = cli("snippet", SR, "-p", "baidu").out
+    assert "data: data0, shape: [1, 1, 224, 224]" in baidu
+    assert "channels-last" not in baidu
+
+
+def test_snippet_exit_code_and_header_follow_the_verdict(cli, tmp_path):
+    failing = cli("snippet", SR, "-p", "baidu")
+    assert failing.code == 1
+    assert (
+        "// compatcheck verdict on Baidu smart program: FAIL (2 error(s), "
+        "2 warning(s), unverified).\n"
+        "// Errors: CC410. This loader will not work until they are fixed;\n"
+    ) in failing.out
+    assert failing.err == (
+        "compatcheck snippet: pytorch_super_resolution.onnx FAILS on Baidu smart "
+        "program (CC410); the loader is written but will not work until those "
+        "errors are fixed\n"
+    )
+    out = tmp_path / "loader.js"
+    written = cli("snippet", SR, "-p", "baidu", "-o", out)
+    assert written.code == 1 and out.read_text() == failing.out
+    passing = cli("snippet", SR, "-p", "wechat")
+    assert passing.code == 0 and passing.err == ""
+    assert (
+        "// compatcheck verdict on WeChat mini program: PASS WITH WARNINGS "
+        "(0 error(s), 3 warning(s), unverified).\n// Engine:"
+    ) in passing.out
+
+
+@pytest.mark.parametrize(
+    "platform, model, tools, commands",
+    [
+        ("wechat", QUANT_TFLITE, "tf2onnx", ["python -m tf2onnx.convert --tflite"]),
+        ("alipay", SR, "onnx2tf", ["onnx2tf -i model.onnx", "tensorflowjs_converter"]),
+        (
+            "baidu",
+            QUANT_TFLITE,
+            "tf2onnx + x2paddle",
+            ["tf2onnx", "x2paddle", "paddlejs-converter"],
+        ),
+        (
+            "douyin",
+            SR,
+            "onnx2tf + bytenn-convert",
+            ["onnx2tf -i", "tensorflowjs_converter", "Douyin's"],
+        ),
+    ],
+)
+def test_snippet_header_names_the_conversion(cli, platform, model, tools, commands):
+    text = cli("snippet", model, "-p", platform).out
+    header = text[: text.index("'use strict';")]
+    intro = f"// The route converts the model first ({tools}); the phone downloads"
+    assert intro in header
+    lines = header[header.index(intro) :].splitlines()[1 : 1 + len(commands)]
+    for line, command in zip(lines, commands, strict=True):
+        assert line.startswith("//   ") and command in line
+    assert "`compatcheck manifest` with --file" in header
+
+
+def test_snippet_without_conversion_has_no_conversion_comment(cli):
+    assert "converts the model first" not in cli("snippet", SR, "-p", "wechat").out
+
+
+def _tfjs_files(folder) -> list:
+    weights = folder / "group1-shard1of1.bin"
+    weights.write_bytes(bytes(range(16)))
+    model = folder / "model.json"
+    manifest = [{"paths": [weights.name], "weights": []}]
+    model.write_text(json.dumps({"modelTopology": {}, "weightsManifest": manifest}))
+    return [model, weights]
+
+
+def _paddle_files(folder) -> list:
+    import struct
+
+    chunks = [folder / "chunk_1.dat", folder / "chunk_2.dat"]
+    chunks[0].write_bytes(struct.pack("<3f", 1, 2, 3))
+    chunks[1].write_bytes(struct.pack("<2f", 4, 5))
+    model = folder / "model.json"
+    model.write_text(json.dumps({"chunkNum": 2, "ops": [], "vars": []}))
+    return [model, *chunks]
+
+
+def _bytenn_files(folder) -> list:
+    model = folder / "sr-2.bytenn"
+    model.write_bytes(b"converted by Douyin's tool")
+    return [model]
+
+
+def _fake_host(
+    cli, tmp_path, model, *extra, platform="wechat", make_files=None, url=CDN, at=None
+):
+    """Manifest and loader for ``model``; returns a run under Node with a fake host.
+
+    ``make_files`` writes the converted files the phone downloads, when the
+    route converts the model; ``url`` None writes the manifest without
+    --url; ``at`` is the loader's --manifest-url.
+    """
+    served, cache, converted = (tmp_path / n for n in ("served", "cache", "converted"))
+    for folder in (served, cache, converted):
+        folder.mkdir()
     (cache / "model-0.9").mkdir()  # an older version, to be removed
-    shutil.copy(model, served / model.name)
+    files = make_files(converted) if make_files else []
+    for path in files or [model]:
+        shutil.copy(path, served / path.name)
     manifest = tmp_path / "manifest.json"
+    args = [*(["--url", url] if url else []), *(f"--file={f}" for f in files)]
     made = cli(
-        "manifest", model, "-p", "wechat", "--model-version", "1.0",
-        "--url", "https://cdn.example.com/sr/", "-o", manifest, *extra,
+        "manifest", model, "-p", platform, "--model-version", "1.0", "-o", manifest,
+        *args, *extra,
     )  # fmt: skip
-    assert made.code == 0, made.err
+    snippet = cli("snippet", model, "-p", platform, *extra, "--manifest-url", at or CDN)
+    # Both commands exit 1 on a failing verdict and still write their output.
+    assert made.code == snippet.code and made.code in (0, 1), made.err
     loader = tmp_path / "loader.js"
-    loader.write_text(cli("snippet", model, "-p", "wechat", *extra).out)
+    loader.write_text(snippet.out)
     env = {
         **os.environ,
         "MANIFEST": str(manifest),
         "SERVED": str(served),
         "CACHE": str(cache),
+        "API": NAMESPACES[platform],
     }
     harness = ROOT / "tests" / "js" / "fake_wechat.js"
 
@@ -474,15 +621,14 @@ def _run_on_fake_wechat(cli, tmp_path, model, *extra) -> dict:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    first = run()
-    first["again"] = run()
-    return first
+    return run
 
 
 @needs_node
 def test_wechat_snippet_runs_against_a_fake_runtime(cli, tmp_path):
     """Download, cache, session options and feeds, end to end under Node."""
-    seen = _run_on_fake_wechat(cli, tmp_path, SR)
+    run = _fake_host(cli, tmp_path, SR)
+    seen = run()
     assert seen["downloads"] == [f"https://cdn.example.com/sr/{SR.name}"]
     assert seen["cache"] == ["model-1.0"]
     cache = tmp_path / "cache"
@@ -493,7 +639,101 @@ def test_wechat_snippet_runs_against_a_fake_runtime(cli, tmp_path):
     }
     assert seen["results"] == ["output"]
     # A second start finds the cached file and downloads nothing.
-    assert seen["again"]["downloads"] == []
+    assert run()["downloads"] == []
+
+
+@needs_node
+def test_cached_files_are_checked_by_size_only(cli, tmp_path):
+    """What the loader's comments and the README promise, and no more."""
+    run = _fake_host(cli, tmp_path, SR)
+    run()
+    cached = tmp_path / "cache" / "model-1.0" / SR.name
+    cached.write_bytes(bytes(cached.stat().st_size))  # same size, other bytes
+    assert run()["downloads"] == []
+    cached.write_bytes(b"truncated")
+    assert run()["downloads"] == [f"{CDN}{SR.name}"]
+    text = cli("snippet", SR, "-p", "wechat").out
+    assert "missing there or its size is not the manifest's\n  // `bytes`" in text
+    assert "only the size, so a\n  // changed model needs a new version" in text
+
+
+@needs_node
+@pytest.mark.parametrize(
+    "url, at, expected",
+    [
+        # Without --url the files are hosted beside the manifest.
+        (None, "https://models.example.org/sr/manifest.json?v=3",
+         "https://models.example.org/sr/"),
+        (None, "https://models.example.org/manifest.json", "https://models.example.org/"),
+        ("https://cdn.example.com/sr", None, "https://cdn.example.com/sr/"),
+        # A url naming the model file stands for its folder.
+        (f"https://cdn.example.com/sr/{SR.name}", None, "https://cdn.example.com/sr/"),
+    ],
+)  # fmt: skip
+def test_loader_finds_the_files_from_the_manifest_url(cli, tmp_path, url, at, expected):
+    seen = _fake_host(cli, tmp_path, SR, url=url, at=at)()
+    assert json.loads((tmp_path / "manifest.json").read_text())["url"] == url
+    assert seen["requests"] == [at or CDN]
+    assert seen["downloads"] == [expected + SR.name]
+    assert seen["cache"] == ["model-1.0"]
+
+
+@needs_node
+def test_tfjs_snippet_caches_the_files_and_feeds_nhwc(cli, tmp_path):
+    run = _fake_host(cli, tmp_path, SR, platform="alipay", make_files=_tfjs_files)
+    seen = run()
+    assert seen["downloads"] == [f"{CDN}model.json", f"{CDN}group1-shard1of1.bin"]
+    assert seen["cached"] == {"model-1.0": ["group1-shard1of1.bin", "model.json"]}
+    assert seen["weightBytes"] == 16 and seen["backend"] == "webgl"
+    assert seen["feeds"] == {
+        "0": {"shape": [1, 224, 224, 1], "type": "float32", "bytes": 224 * 224 * 4}
+    }
+    assert seen["results"] == ["output"]
+    assert run()["downloads"] == []
+
+
+@needs_node
+def test_paddlejs_snippet_caches_the_files_and_runs_once(cli, tmp_path):
+    run = _fake_host(cli, tmp_path, SR, platform="baidu", make_files=_paddle_files)
+    seen = run()
+    assert seen["downloads"] == [
+        f"{CDN}model.json", f"{CDN}chunk_1.dat", f"{CDN}chunk_2.dat"
+    ]  # fmt: skip
+    assert seen["cached"] == {
+        "model-1.0": ["chunk_1.dat", "chunk_2.dat", "model.json"]
+    }  # fmt: skip
+    # The model object holds both chunks' values, read from the cache.
+    assert seen["paramValues"] == 5
+    assert seen["runnerConfig"]["feedShape"] == {"fw": 224, "fh": 224, "fc": 1}
+    assert seen["feeds"] == {
+        "image": {"shape": [1, 1, 224, 224], "type": "Float32Array", "bytes": 200704}
+    }
+    assert seen["results"] == ["output"]
+    assert run()["downloads"] == []
+
+
+@needs_node
+def test_bytenn_snippet_caches_the_files_and_names_the_model(cli, tmp_path):
+    run = _fake_host(cli, tmp_path, SR, platform="douyin", make_files=_bytenn_files)
+    seen = run()
+    assert seen["downloads"] == [f"{CDN}sr-2.bytenn"]
+    assert seen["cached"] == {"model-1.0": ["sr-2.bytenn"]}
+    # The registered name comes from the manifest's main file, not the source.
+    assert seen["modelName"] == "sr-2"
+    assert seen["dataConfig"] == {
+        "width": 224, "height": 224, "channel": 1, "batch": 1,
+        "dataType": "float32", "dataFormat": "NHWC",
+    }  # fmt: skip
+    assert seen["feeds"]["data"]["bytes"] == 224 * 224 * 4
+    assert seen["convertConfig"] == [
+        {
+            "outputChannel": 0,
+            "normalizeFactor": 1,
+            "offset": 0,
+            "inputConfig": [{"inputChannel": 0, "weight": 1}],
+        }
+    ]
+    assert run()["downloads"] == []
 
 
 @needs_node
@@ -507,7 +747,7 @@ def test_hostile_names_stay_inside_javascript_strings(cli, tmp_path):
     model.graph.node[0].input[0] = hostile
     path = tmp_path / "hostile.onnx"
     onnx.save(model, path)
-    seen = _run_on_fake_wechat(cli, tmp_path, path)
+    seen = _fake_host(cli, tmp_path, path)()
     # The name reached the session as data, unchanged.
     assert list(seen["feeds"]) == [hostile]
     assert seen["feeds"][hostile]["shape"] == [1, 3, 8, 8]

@@ -36,17 +36,30 @@ def test_readme_rule_table_matches_the_registry():
     assert rows == expected
 
 
-def _example(cli, monkeypatch, heading: str, lang: str = "text"):
-    """The command after ``heading`` (one naming tests/), its shown output, its run."""
-    section = README[README.index(heading) :]
+def _example(request, cli, monkeypatch, heading: str, lang: str = "text"):
+    """The command after ``heading`` (one naming tests/), its shown output, its run.
+
+    With --update-snapshots the shown output in README.md is replaced by
+    what the command prints now.
+    """
+    # Read afresh: an update of an earlier example moves the later ones.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index(heading)
+    section = readme[start:]
     command = re.search(r"`(compatcheck [^`\n]*tests/[^`\n]+)`", section).group(1)
-    shown = re.search(rf"```{lang}\n(.*?)\n```", section, re.S).group(1)
+    block = re.search(rf"```{lang}\n(.*?)\n```", section, re.S)
     monkeypatch.chdir(ROOT)
-    return shown, cli(*command.split()[1:])
+    done = cli(*command.split()[1:])
+    if request.config.getoption("--update-snapshots"):
+        begin, end = start + block.start(1), start + block.end(1)
+        updated = readme[:begin] + done.out.rstrip("\n") + readme[end:]
+        (ROOT / "README.md").write_text(updated, encoding="utf-8")
+        return done.out.rstrip("\n"), done
+    return block.group(1), done
 
 
-def test_readme_sample_report_is_what_the_command_prints(cli, monkeypatch):
-    shown, done = _example(cli, monkeypatch, "## A report")
+def test_readme_sample_report_is_what_the_command_prints(request, cli, monkeypatch):
+    shown, done = _example(request, cli, monkeypatch, "## A report")
     assert done.code == 1
     assert done.out.rstrip("\n") == shown
 
@@ -66,26 +79,26 @@ def test_readme_configuration_and_extends_examples_work(cli, tmp_path, monkeypat
     assert "CC300" not in {f["code"] for f in ours["findings"]}  # opset 15 allowed
 
 
-def test_readme_deployment_plan_is_what_the_command_prints(cli, monkeypatch):
-    shown, done = _example(cli, monkeypatch, "## A deployment plan")
+def test_readme_deployment_plan_is_what_the_command_prints(request, cli, monkeypatch):
+    shown, done = _example(request, cli, monkeypatch, "## A deployment plan")
     assert done.code == 0
     assert done.out.rstrip("\n") == shown
 
 
-def test_readme_manifest_example_is_real_and_valid(cli, monkeypatch):
+def test_readme_manifest_example_is_real_and_valid(request, cli, monkeypatch):
     import json
 
     import jsonschema
 
     from compatcheck.plan.manifest import schema
 
-    shown, done = _example(cli, monkeypatch, "### Hot-update manifest", "json")
+    shown, done = _example(request, cli, monkeypatch, "### Hot-update manifest", "json")
     jsonschema.Draft202012Validator(schema()).validate(json.loads(shown))
     assert done.code == 0, done.err
     assert done.out.rstrip("\n") == shown
 
 
-def test_readme_fix_example_is_what_the_command_prints(cli, monkeypatch):
-    shown, done = _example(cli, monkeypatch, "## Fixing a model")
+def test_readme_fix_example_is_what_the_command_prints(request, cli, monkeypatch):
+    shown, done = _example(request, cli, monkeypatch, "## Fixing a model")
     assert done.code == 0, done.err
     assert done.out.rstrip("\n") == shown

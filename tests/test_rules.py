@@ -119,8 +119,7 @@ def test_dynamic_input_proposes_typical_shape(synthetic, check_json):
     (finding,) = [f for f in result["findings"] if f["code"] == "CC401"]
     assert 'typicalShape: {"x": [1, 3, ?, ?]}' in finding["fix"]
     assert finding["message"] == (
-        "input 'x' has dynamic dimension(s) 0 (batch), 2, 3 in shape "
-        "[batch, 3, ?, ?]"
+        "input 'x' has dynamic dimension(s) 0 (batch), 2, 3 in shape [batch, 3, ?, ?]"
     )
     given = check_json(
         synthetic["dynamic_input.onnx"],

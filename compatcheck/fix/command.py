@@ -106,7 +106,9 @@ def _parser() -> argparse.ArgumentParser:
         help="inputs by name for verification (and int8 calibration) instead "
         "of seeded random ones",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of random inputs")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of random inputs (default 0)"
+    )
     parser.add_argument(
         "--tolerance",
         type=float,
@@ -117,7 +119,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--force", action="store_true", help="write even when verification fails"
     )
-    parser.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "-f",
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="report format (default text)",
+    )
     return parser
 
 

@@ -136,7 +136,7 @@ def _download_steps(
     steps = [
         f"host it over HTTPS and fetch it with {call} into the user "
         f"data folder as {target}; fetch again only when the "
-        "manifest's sha256 changes (compatcheck manifest), and delete the "
+        "manifest's version changes (compatcheck manifest), and delete the "
         "previous version",
     ]
     for key, what in (

@@ -1,16 +1,21 @@
 """Loader code for a mini program: fetch the manifest, cache, load, run once.
 
-Each engine kind has its own template. Names, shapes, types and session
-options come from the plan and are written as JSON literals, so any text a
-model holds reaches the JavaScript as a quoted string, never as code.
+Each engine kind has its own template; every template goes through the same
+manifest, version and cache code (``_COMMON``) and runs one inference.
+Names, shapes, types and session options come from the plan and are written
+as JSON literals, so any text a model holds reaches the JavaScript as a
+quoted string, never as code.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from dataclasses import dataclass, field
 
 from compatcheck import __version__
+from compatcheck.findings import PlatformResult, Severity
 from compatcheck.plan import ModelPlan, PlatformPlan
 from compatcheck.plan.contract import TensorContract
 from compatcheck.profiles.model import Engine, Profile
@@ -31,25 +36,66 @@ TYPED_ARRAYS = {
 }
 PLACEHOLDER_URL = "https://example.com/models/manifest.json"
 
+# onnx2tf makes every graph input and output of rank 3, 4 and 5 channels-last
+# unless told otherwise (README of https://github.com/PINTO0309/onnx2tf: "Key
+# concept", and the -k / -kat options that keep a named input's shape). The
+# converter profile has no fact for this, so the knowledge lives here.
+CHANNELS_LAST_CONVERTERS = frozenset({"onnx2tf"})
+CHANNELS_LAST = {3: "NWC", 4: "NHWC", 5: "NDHWC"}
+
+_VERDICT_TITLES = {"pass": "PASS", "warn": "PASS WITH WARNINGS", "fail": "FAIL"}
+
+
+@dataclass
+class _Loader:
+    """What a template fills in: the tensors as the engine receives them."""
+
+    inputs: list[TensorContract]
+    outputs: list[TensorContract]
+    platform: PlatformPlan
+    api: str
+    # The ONNX shape and layout of each tensor the conversion reordered.
+    reordered: dict[str, str] = field(default_factory=dict)
+
 
 def render_snippet(
     model_name: str,
     plan: ModelPlan,
-    platform_plan: PlatformPlan,
+    result: PlatformResult,
     profile: Profile,
     manifest_url: str | None,
 ) -> str:
-    """JavaScript for ``profile``'s platform and the plan's engine."""
-    engine = profile.engine(platform_plan.engine)
-    kind = _kind(engine)
-    header = _header(model_name, platform_plan, profile, engine, manifest_url)
-    body = _TEMPLATES[kind](plan, platform_plan, profile, engine)
-    return header + _COMMON.replace("API", profile.api_namespace or "wx") + body
+    """JavaScript for ``profile``'s platform through ``result``'s chosen route.
+
+    ``result`` must carry a platform plan (a route that reaches an engine).
+    """
+    if result.plan is None:
+        raise ValueError(f"no platform plan for {result.platform}: nothing to load")
+    engine = profile.engine(result.plan.engine)
+    loader = _loader(plan, result.plan, profile.api_namespace or "wx")
+    header = _header(model_name, result, profile, engine, manifest_url)
+    body = _TEMPLATES[_kind(engine)](loader)
+    return header + _COMMON.replace("API", loader.api) + body
 
 
 def engine_kind(engine: Engine | None) -> str:
     """Which loader template fits ``engine``."""
     return _kind(engine)
+
+
+def failing_codes(result: PlatformResult) -> list[str]:
+    """The codes of the errors that fail ``result``, each once, in report order."""
+    errors = (f.code for f in result.findings if f.severity is Severity.ERROR)
+    return list(dict.fromkeys(errors))
+
+
+def converted_shape(shape: list[int], converters: list[str]) -> list[int]:
+    """``shape`` in the axis order the engine receives after ``converters``."""
+    if not CHANNELS_LAST_CONVERTERS.intersection(converters):
+        return list(shape)
+    if len(shape) not in CHANNELS_LAST:
+        return list(shape)
+    return [shape[0], *shape[2:], shape[1]]
 
 
 def _kind(engine: Engine | None) -> str:
@@ -62,29 +108,54 @@ def _kind(engine: Engine | None) -> str:
     return "unknown"
 
 
+def _loader(plan: ModelPlan, platform: PlatformPlan, api: str) -> _Loader:
+    """The contract as the engine receives it, after the route's conversions."""
+    loader = _Loader([], [], platform, api)
+    for tensor in plan.contract.inputs:
+        loader.inputs.append(_converted(tensor, platform.converters, loader))
+    for tensor in plan.contract.outputs:
+        loader.outputs.append(_converted(tensor, platform.converters, loader))
+    return loader
+
+
+def _converted(
+    tensor: TensorContract, converters: list[str], loader: _Loader
+) -> TensorContract:
+    shape = tensor.feed_shape
+    if shape is None or converted_shape(shape, converters) == shape:
+        return tensor
+    loader.reordered[tensor.name] = f"{shape} {tensor.layout}".rstrip()
+    return dataclasses.replace(
+        tensor,
+        feed_shape=converted_shape(shape, converters),
+        layout=CHANNELS_LAST[len(shape)],
+    )
+
+
 def _js(value) -> str:
     return json.dumps(value, ensure_ascii=True)
 
 
 def _header(
     model_name: str,
-    plan: PlatformPlan,
+    result: PlatformResult,
     profile: Profile,
     engine: Engine | None,
     manifest_url: str | None,
 ) -> str:
+    plan = result.plan
+    assert plan is not None  # render_snippet refuses a result without one
+    base = plan.min_base_library
     lines = [
         f"// Loader for {_comment(model_name)} on {_comment(profile.title)}, "
         f"written by compatcheck {__version__}.",
+        *_verdict_lines(result),
         f"// Engine: {_comment(plan.engine_title)}"
-        + (
-            f", base library {plan.min_base_library} or later."
-            if plan.min_base_library
-            else "."
-        ),
+        + (f", base library {base} or later." if base else "."),
     ]
     for fact in engine.requires if engine is not None else ():
         lines.append(f"// Requires: {_comment(str(fact.value))}")
+    lines += _conversion_lines(result)
     lines += [
         "// Host the model and the manifest that `compatcheck manifest` writes over",
         "// HTTPS, on a domain the mini program may download from. Load the model",
@@ -95,6 +166,41 @@ def _header(
         "",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _verdict_lines(result: PlatformResult) -> list[str]:
+    """The verdict as the report gives it; on fail, the errors to fix first."""
+    counts = (
+        f"{result.count(Severity.ERROR)} error(s), "
+        f"{result.count(Severity.WARNING)} warning(s)"
+        + (", unverified" if result.unverified else "")
+    )
+    lines = [
+        f"// compatcheck verdict on {_comment(result.platform_title)}: "
+        f"{_VERDICT_TITLES[result.verdict]} ({counts})."
+    ]
+    codes = failing_codes(result)
+    if codes:
+        lines += [
+            f"// Errors: {', '.join(codes)}. This loader will not work until they "
+            "are fixed;",
+            "// compatcheck on the model lists them with their fixes.",
+        ]
+    return lines
+
+
+def _conversion_lines(result: PlatformResult) -> list[str]:
+    """The commands that turn the model into what the engine loads."""
+    route = result.route
+    if route is None or not route.converters:
+        return []
+    tools = _comment(" + ".join(route.converters))
+    return [
+        f"// The route converts the model first ({tools}); the phone downloads "
+        "the result:",
+        *(f"//   {_comment(command)}" for command in route.commands),
+        "// Give the converted files to `compatcheck manifest` with --file.",
+    ]
 
 
 def _comment(text: str) -> str:
@@ -118,11 +224,31 @@ function fetchManifest() {
 }
 
 function checkVersion(manifest) {
-  // The version becomes a file name: refuse anything but a plain token.
+  // The version becomes a folder name: refuse anything but a plain token.
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(String(manifest.version))) {
     throw new Error('bad model version in manifest: ' + manifest.version);
   }
   return String(manifest.version);
+}
+
+function checkFileName(name) {
+  // A file name becomes a path in the cache: refuse one that leaves the folder.
+  if (!name || name === '.' || name === '..' || /[\/\\]/.test(name)) {
+    throw new Error('bad file name in manifest: ' + name);
+  }
+  return name;
+}
+
+function filesUrl(manifest) {
+  // Where the files are hosted, ending in '/'. A manifest written without
+  // --url has "url": null, and the files are then hosted beside it, in the
+  // folder of MANIFEST_URL; a url naming the main file stands for its folder.
+  let base = manifest.url || MANIFEST_URL.split(/[?#]/)[0].replace(/[^/]*$/, '');
+  const main = '/' + manifest.files[0].name;
+  if (base.endsWith(main)) {
+    base = base.slice(0, -main.length);
+  }
+  return base.replace(/\/?$/, '/');
 }
 
 function download(url, filePath) {
@@ -160,16 +286,19 @@ function removeOtherVersions(keep) {
 }
 
 async function fetchFiles(manifest, folderName) {
-  // Download each file of the manifest into CACHE/folderName unless a file
-  // of the right size is already there.
+  // Each manifest version has its own folder, CACHE/model-<version>. A file
+  // is downloaded when it is missing there or its size is not the manifest's
+  // `bytes`. The sha256 is not checked here, only the size, so a
+  // changed model needs a new version, not only a new hash.
   const folder = CACHE + '/' + folderName;
   if (sizeOf(folder) < 0) {
     fs.mkdirSync(folder, true);
   }
+  const base = filesUrl(manifest);
   for (const file of manifest.files) {
-    const path = folder + '/' + file.name;
+    const path = folder + '/' + checkFileName(file.name);
     if (sizeOf(path) !== file.bytes) {
-      await download(manifest.url.replace(/\/?$/, '/') + file.name, path);
+      await download(base + encodeURIComponent(file.name), path);
       if (sizeOf(path) !== file.bytes) {
         throw new Error('downloaded ' + file.name + ' has the wrong size');
       }
@@ -179,10 +308,18 @@ async function fetchFiles(manifest, folderName) {
   return folder;
 }
 
+// The manifest, its files in the version's folder, other versions deleted.
+async function ensureModel() {
+  const manifest = await fetchManifest();
+  const version = checkVersion(manifest);
+  const folder = await fetchFiles(manifest, 'model-' + version);
+  return { manifest, folder };
+}
+
 """
 
 
-def _feed_lines(inputs: list[TensorContract], indent: str) -> list[str]:
+def _feed_lines(loader: _Loader, inputs: list[TensorContract]) -> list[str]:
     """One zero-filled typed array per input, with its preprocessing note."""
     lines = []
     for index, tensor in enumerate(inputs):
@@ -190,21 +327,19 @@ def _feed_lines(inputs: list[TensorContract], indent: str) -> list[str]:
         shape = tensor.feed_shape or [1]
         if tensor.feed_shape is None:
             lines.append(
-                f"{indent}// shape of {_comment(tensor.name)} is unknown: give "
+                f"  // shape of {_comment(tensor.name)} is unknown: give "
                 "--input-shape and generate again"
             )
-        lines.append(f"{indent}// {_describe(tensor)}")
+        lines.append(f"  // {_describe(loader, tensor)}")
         lines.append(
-            f"{indent}const data{index} = new {array}({math.prod(shape)}); "
+            f"  const data{index} = new {array}({math.prod(shape)}); "
             "// fill with your input"
         )
     return lines
 
 
-def _describe(tensor: TensorContract) -> str:
-    text = f"{_comment(tensor.name)}: {tensor.dtype} {tensor.feed_shape}"
-    if tensor.layout:
-        text += f" {tensor.layout}"
+def _describe(loader: _Loader, tensor: TensorContract) -> str:
+    text = f"{_comment(tensor.name)}: {_shape_note(loader, tensor)}"
     norm = tensor.normalisation or {}
     if "mean" in norm or "std" in norm:
         text += f", normalise as (x - {norm.get('mean', [0])}) / {norm.get('std', [1])}"
@@ -213,35 +348,47 @@ def _describe(tensor: TensorContract) -> str:
     return text
 
 
-def _onnx_session(
-    plan: ModelPlan, platform: PlatformPlan, profile: Profile, engine: Engine
-) -> str:
-    api = profile.api_namespace or "wx"
+def _shape_note(loader: _Loader, tensor: TensorContract) -> str:
+    text = f"{tensor.dtype} {tensor.feed_shape}"
+    if tensor.layout:
+        text += f" {tensor.layout}"
+    if tensor.name in loader.reordered:
+        text += f" (ONNX order: {loader.reordered[tensor.name]})"
+    return text
+
+
+def _layout_note(loader: _Loader) -> str:
+    """Why the shapes differ from the ONNX model's, when a converter moved axes."""
+    if not loader.reordered:
+        return ""
+    return (
+        "// onnx2tf converts with its default layout: every 3-D, 4-D and 5-D input\n"
+        "// and output becomes channels-last (NCW -> NWC, NCHW -> NHWC, NCDHW ->\n"
+        "// NDHWC), so the shapes below are in that order. An input converted\n"
+        "// with -kat NAME (onnx2tf keeps that input's ONNX shape) stays\n"
+        "// channels-first: feed it in the ONNX order instead.\n"
+    )
+
+
+def _onnx_session(loader: _Loader) -> str:
+    platform = loader.platform
     options = {"model": "__MODEL_PATH__", **platform.options}
     option_text = _js(options).replace('"__MODEL_PATH__"', "modelPath")
-    inputs, outputs = plan.contract.inputs, plan.contract.outputs
-    feeds = _feed_lines(inputs, "  ")
+    feeds = _feed_lines(loader, loader.inputs)
     feeds.append("  const feeds = {};")
-    for index, tensor in enumerate(inputs):
+    for index, tensor in enumerate(loader.inputs):
         feeds.append(
             f"  feeds[{_js(tensor.name)}] = {{ shape: {_js(tensor.feed_shape or [1])}, "
             f"data: data{index}.buffer, type: {_js(tensor.dtype)} }};"
         )
     reads = [
         f"  results[{_js(t.name)}] = out[{_js(platform.output_keys.get(t.name))}];"
-        f" // {t.dtype} {t.feed_shape}"
-        for t in outputs
+        f" // {_shape_note(loader, t)}"
+        for t in loader.outputs
     ]
-    return f"""async function ensureModel() {{
-  const manifest = await fetchManifest();
-  const version = checkVersion(manifest);
-  const folder = await fetchFiles(manifest, 'model-' + version);
-  return folder + '/' + manifest.files[0].name;
-}}
-
-function createSession(modelPath) {{
+    return f"""function createSession(modelPath) {{
   return new Promise((resolve, reject) => {{
-    const session = {api}.createInferenceSession({option_text});
+    const session = {loader.api}.createInferenceSession({option_text});
     session.onLoad(() => resolve(session));
     session.onError(reject);
   }});
@@ -257,7 +404,8 @@ async function runOnce(session) {{
 
 // From the page: call loadAndRunOnce() in onLoad, session.destroy() in onUnload.
 async function loadAndRunOnce() {{
-  const session = await createSession(await ensureModel());
+  const {{ manifest, folder }} = await ensureModel();
+  const session = await createSession(folder + '/' + manifest.files[0].name);
   return {{ session, results: await runOnce(session) }};
 }}
 
@@ -265,35 +413,30 @@ module.exports = {{ ensureModel, createSession, runOnce, loadAndRunOnce }};
 """
 
 
-def _tfjs(plan: ModelPlan, platform: PlatformPlan, profile: Profile, engine) -> str:
-    inputs, outputs = plan.contract.inputs, plan.contract.outputs
-    feeds = _feed_lines(inputs, "  ")
+def _tfjs(loader: _Loader) -> str:
+    feeds = _feed_lines(loader, loader.inputs)
     tensors = ", ".join(
         f"tf.tensor(data{i}, {_js(t.feed_shape or [1])}, {_js(_tfjs_dtype(t.dtype))})"
-        for i, t in enumerate(inputs)
+        for i, t in enumerate(loader.inputs)
     )
+    keys = loader.platform.output_keys
     reads = [
-        f"  results[{_js(t.name)}] = list[{_js(platform.output_keys.get(t.name))}]; "
-        f"// {t.dtype} {t.feed_shape}"
-        for t in outputs
+        f"  results[{_js(t.name)}] = list[{_js(keys.get(t.name))}]; "
+        f"// {_shape_note(loader, t)}"
+        for t in loader.outputs
     ]
     converted = (
-        "// The converted model may order, name or lay out its inputs differently\n"
-        "// (onnx2tf writes 4-D inputs as NHWC); compare with model.inputs.\n"
-        if platform.converters
+        "// The converted model may name or order its inputs differently; compare\n"
+        "// with model.inputs.\n"
+        if loader.platform.converters
         else ""
     )
     return f"""const tf = require('@tensorflow/tfjs-core');
 require('@tensorflow/tfjs-backend-webgl');
 const tfconv = require('@tensorflow/tfjs-converter');
 
-async function ensureModel() {{
-  // manifest.url is the folder holding model.json and its weight files.
-  const manifest = await fetchManifest();
-  const version = checkVersion(manifest);
-  return fetchFiles(manifest, 'model-' + version);
-}}
-
+// model.json and its weight files are read from the cache and handed to
+// TensorFlow.js in memory, so it fetches nothing itself.
 function loadModel(folder) {{
   const json = JSON.parse(fs.readFileSync(folder + '/model.json', 'utf8'));
   const specs = [];
@@ -317,7 +460,7 @@ function loadModel(folder) {{
   }}));
 }}
 
-{converted}async function runOnce(model) {{
+{_layout_note(loader)}{converted}async function runOnce(model) {{
 {chr(10).join(feeds)}
   const inputs = [{tensors}];
   const out = await model.executeAsync(inputs);
@@ -330,7 +473,8 @@ function loadModel(folder) {{
 
 async function loadAndRunOnce() {{
   await tf.setBackend('webgl');
-  const model = await loadModel(await ensureModel());
+  const {{ folder }} = await ensureModel();
+  const model = await loadModel(folder);
   return {{ model, results: await runOnce(model) }};
 }}
 
@@ -342,108 +486,154 @@ def _tfjs_dtype(dtype: str) -> str:
     return dtype if dtype in ("float32", "int32", "bool") else "float32"
 
 
-def _paddlejs(plan: ModelPlan, platform: PlatformPlan, profile: Profile, engine) -> str:
-    first = plan.contract.inputs[0] if plan.contract.inputs else None
-    shape = (first.feed_shape if first else None) or [1, 3, 1, 1]
-    height, width = (shape[-2], shape[-1]) if len(shape) >= 2 else (1, 1)
-    norm = (first.normalisation if first else None) or {}
+def _image_dims(tensor: TensorContract | None) -> tuple[int, int, int, int]:
+    """Batch, channels, height and width of an image-like input."""
+    shape = (tensor.feed_shape if tensor else None) or [1, 1, 1, 1]
+    if len(shape) == 4 and tensor is not None and tensor.layout == "NHWC":
+        batch, height, width, channel = shape
+        return batch, channel, height, width
+    if len(shape) == 4:
+        batch, channel, height, width = shape
+        return batch, channel, height, width
+    return 1, 1, 1, math.prod(shape)
+
+
+def _paddlejs(loader: _Loader) -> str:
+    first = loader.inputs[0] if loader.inputs else None
+    # Paddle.js feeds one float32 tensor, whatever the source model's type.
+    feed = dataclasses.replace(first, dtype="float32") if first else None
+    _, channel, height, width = _image_dims(feed)
     config = {
-        "modelPath": "__MODEL_URL__",
-        "fileCount": "__FILE_COUNT__",
-        "feedShape": {"fw": width, "fh": height},
+        "modelObj": "__MODEL__",
+        "feedShape": {"fw": width, "fh": height, "fc": channel},
         "fill": "#fff",
     }
+    norm = (first.normalisation if first else None) or {}
     for key in ("mean", "std"):
         if key in norm:
             config[key] = norm[key]
-    text = (
-        _js(config)
-        .replace('"__MODEL_URL__"', "modelUrl")
-        .replace('"__FILE_COUNT__"', "fileCount")
-    )
-    output = plan.contract.outputs[0] if plan.contract.outputs else None
-    note = f"{output.dtype} {output.feed_shape}" if output else "unknown shape"
+    text = _js(config).replace('"__MODEL__"', "readModel(folder)")
+    feeds = _feed_lines(loader, [feed] if feed else [])
+    shape = _js((feed.feed_shape if feed else None) or [1, channel, height, width])
+    output = loader.outputs[0] if loader.outputs else None
+    name = _js(output.name if output else "output")
+    note = _shape_note(loader, output) if output else "unknown shape"
     return f"""const {{ Runner }} = require('@paddlejs/paddlejs-core');
 require('@paddlejs/paddlejs-backend-webgl');
 
-// Paddle.js fetches model.json and its chunk_*.dat files itself; the
-// version in the address keeps an old cached copy from being used.
-async function createRunner() {{
-  const manifest = await fetchManifest();
-  const version = checkVersion(manifest);
-  const folder = manifest.url.replace(/\\/?$/, '/');
-  const modelUrl = folder + 'model.json?v=' + version;
-  const fileCount = manifest.files.length - 1;
+// Paddle.js's Runner takes the model as an object as well as by address
+// (modelObj: model.json's content and its chunk_<n>.dat files as one
+// Float32Array), so the cached files are read here and it fetches nothing.
+function readModel(folder) {{
+  const model = JSON.parse(fs.readFileSync(folder + '/model.json', 'utf8'));
+  const chunks = [];
+  for (let n = 1; n <= (model.chunkNum || 0); n += 1) {{
+    chunks.push(new Float32Array(fs.readFileSync(folder + '/chunk_' + n + '.dat')));
+  }}
+  const params = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {{
+    params.set(chunk, offset);
+    offset += chunk.length;
+  }}
+  return {{ model, params }};
+}}
+
+async function createRunner(folder) {{
   const runner = new Runner({text});
   await runner.init();
   return runner;
 }}
 
-// Paddle.js takes one image (an image, canvas or image data) and resizes it.
-async function runOnce(runner, image) {{
-  const result = await runner.predict(image);
-  return {{ {_js(output.name if output else "output")}: result }}; // {note}
+// paddlejs-converter renames the one input to image. runner.predict(image)
+// takes an image, canvas or image data and applies mean and std itself;
+// predictWithFeed takes the values as they are. A typed array must come
+// wrapped as a feed ({{ data, shape }}): given bare, Paddle.js reads it as
+// image data, finds no pixels and feeds an empty tensor.
+async function runOnce(runner) {{
+{chr(10).join(feeds)}
+  const feed = [{{ name: 'image', data: data0, shape: {shape}, persistable: true }}];
+  const result = await runner.predictWithFeed(feed);
+  return {{ {name}: result }}; // {note}
 }}
 
-module.exports = {{ createRunner, runOnce, removeOtherVersions }};
+async function loadAndRunOnce() {{
+  const {{ folder }} = await ensureModel();
+  const runner = await createRunner(folder);
+  return {{ runner, results: await runOnce(runner) }};
+}}
+
+module.exports = {{ ensureModel, createRunner, runOnce, loadAndRunOnce }};
 """
 
 
-def _bytenn(plan: ModelPlan, platform: PlatformPlan, profile: Profile, engine) -> str:
-    first = plan.contract.inputs[0] if plan.contract.inputs else None
-    shape = (first.feed_shape if first else None) or [1, 1, 1, 1]
-    layout = (first.layout if first else "") or "NCHW"
-    if len(shape) == 4 and layout == "NHWC":
-        batch, height, width, channel = shape
-    elif len(shape) == 4:
-        batch, channel, height, width = shape
-    else:
-        batch, channel, height, width = 1, 1, 1, math.prod(shape)
-    config = {
+def _bytenn(loader: _Loader) -> str:
+    first = loader.inputs[0] if loader.inputs else None
+    batch, channel, height, width = _image_dims(first)
+    data = {
         "data": "__DATA__",
         "width": width,
         "height": height,
         "channel": channel,
         "batch": batch,
         "dataType": first.dtype if first else "float32",
-        "dataFormat": layout,
+        "dataFormat": (first.layout if first else "") or "NCHW",
     }
-    text = _js(config).replace('"__DATA__"', "data0.buffer")
-    api = profile.api_namespace or "tt"
-    feeds = _feed_lines(plan.contract.inputs[:1], "  ")
-    return f"""// ByteNN loads a model registered with Douyin by name, not a file: the
-// manifest's `model.source` stands for that name. Outside the IDE preview
+    identity = [
+        {
+            "outputChannel": c,
+            "normalizeFactor": 1,
+            "offset": 0,
+            "inputConfig": [{"inputChannel": c, "weight": 1}],
+        }
+        for c in range(channel)
+    ]
+    text = _js(data).replace('"__DATA__"', "data0.buffer")
+    feeds = _feed_lines(loader, loader.inputs[:1])
+    return f"""// ByteNN is created from the name of a model registered with Douyin, not
+// from a file (its typings call it the requested model's name). The loader
+// asks for the manifest's main file name without its extension: convert
+// with Douyin's tool, register the result under that name (sr-2.bytenn ->
+// "sr-2"), and a new manifest version with a new file switches the model.
+// The manifest's files are cached per version as on the other platforms;
+// whether ByteNN can read them is not documented. Outside the IDE preview
 // the API needs a whitelist application.
-function createEngine(modelName) {{
+function modelName(manifest) {{
+  return manifest.files[0].name.replace(/\\.[^.]*$/, '');
+}}
+
+function createEngine(name) {{
   return new Promise((resolve, reject) => {{
-    const context = {api}.createBytennEngineContext(modelName, {{}});
+    const context = {loader.api}.createBytennEngineContext(name, {{}});
     context.onLoad((engine) => resolve(engine));
     context.onError(reject);
     context.load();
   }});
 }}
 
-function runOnce(engine) {{
+{_layout_note(loader)}function runOnce(engine) {{
 {chr(10).join(feeds)}
-  return engine.inferSync({{ dataConfig: {text} }});
+  // convertConfig sends each channel to itself with weight 1, factor 1 and
+  // offset 0: the data reaches the model unchanged. Normalise here instead.
+  const convertConfig = {_js(identity)};
+  return engine.inferSync({{ dataConfig: {text}, convertConfig }});
 }}
 
 async function loadAndRunOnce() {{
-  const manifest = await fetchManifest();
-  checkVersion(manifest);
-  const engine = await createEngine(manifest.model.source);
+  const {{ manifest }} = await ensureModel();
+  const engine = await createEngine(modelName(manifest));
   return {{ engine, results: runOnce(engine) }};
 }}
 
-module.exports = {{ createEngine, runOnce, loadAndRunOnce }};
+module.exports = {{ ensureModel, createEngine, runOnce, loadAndRunOnce }};
 """
 
 
-def _unknown(plan: ModelPlan, platform: PlatformPlan, profile: Profile, engine) -> str:
+def _unknown(loader: _Loader) -> str:
     return (
         "// compatcheck has no loader template for this engine; the manifest and\n"
         "// cache helpers above still apply.\n"
-        "module.exports = { fetchManifest, checkVersion, fetchFiles };\n"
+        "module.exports = { fetchManifest, checkVersion, fetchFiles, ensureModel };\n"
     )
 
 
