@@ -16,6 +16,7 @@ import re
 from compatcheck import __version__
 from compatcheck.errors import UserError
 from compatcheck.findings import Finding, PlatformResult
+from compatcheck.output import write_text
 from compatcheck.report import Report
 
 BASELINE_VERSION = 1
@@ -54,8 +55,8 @@ def model_key(path: str, base: str = ".") -> str:
     return relative.replace(os.sep, "/")
 
 
-def write(path: str, report: Report, base: str = ".") -> None:
-    """Record every finding of the report in ``path``."""
+def write(path: str, report: Report, base: str = ".") -> int:
+    """Record every finding of the report in ``path``; return how many."""
     entries = [
         {
             "fingerprint": fingerprint(result, finding, base),
@@ -74,12 +75,9 @@ def write(path: str, report: Report, base: str = ".") -> None:
         "baseline_version": BASELINE_VERSION,
         "findings": entries,
     }
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-    except OSError as exc:
-        raise UserError(path, f"cannot write the baseline ({exc.strerror})") from None
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    write_text(text, path, "the baseline")
+    return len(entries)
 
 
 def read(path: str) -> set[str]:

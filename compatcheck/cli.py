@@ -215,7 +215,12 @@ def _check(args: argparse.Namespace) -> int:
 
     known = baseline.read(args.baseline) if args.baseline else None
     if args.write_baseline:
-        baseline.write(args.write_baseline, report, config.folder)
+        recorded = baseline.write(args.write_baseline, report, config.folder)
+        print(
+            f"compatcheck: recorded {recorded} finding(s) in {args.write_baseline}; "
+            f"--baseline {args.write_baseline} reports only findings not in it",
+            file=sys.stderr,
+        )
     if known is not None:
         baseline.apply(known, report, config.folder)
 
@@ -361,22 +366,6 @@ def _refuse_overwriting_inputs(output: str | None, models: list[str]) -> None:
 
 
 def _write(text: str, output: str | None) -> None:
-    # A file name that is not UTF-8 is shown with backslash escapes, so the
-    # report itself is always valid UTF-8.
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    if output in (None, "-"):
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise UserError(
-                "standard output", f"cannot be written ({exc.strerror})"
-            ) from None
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise UserError(output, f"cannot write the report ({exc.strerror})") from None
+    from compatcheck.output import write_text
+
+    write_text(text, output, "the report")

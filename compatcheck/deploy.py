@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
-import tempfile
 
 from compatcheck.errors import EXIT_FINDINGS, EXIT_OK, UserError
 
@@ -203,23 +201,6 @@ def _check_output(output: str | None, inputs: list[str]) -> None:
 
 def _write(text: str, output: str | None) -> None:
     """Standard output, or FILE replaced atomically (never half written)."""
-    if output in (None, "-"):
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    folder = os.path.dirname(os.path.abspath(output))
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".compatcheck-")
-    except OSError as exc:
-        raise UserError(output, f"cannot be written ({exc.strerror})") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
-        os.replace(temporary, output)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise UserError(output, f"cannot be written ({exc.strerror})") from None
+    from compatcheck.output import write_text
+
+    write_text(text, output)

@@ -267,6 +267,13 @@ def test_one_bad_file_does_not_stop_the_others(cli, tmp_path):
     assert done.code == 2
     assert "wechat: PASS WITH WARNINGS" in done.out
     assert f"{broken}: truncated or corrupt ONNX file" in done.err
+    assert done.out.endswith(
+        "1 model(s) checked on 1 platform(s): 0 fail, 1 pass with warnings, 0 pass; "
+        "1 file(s) could not be read\n"
+    )
+    alone = cli(broken, "-p", "wechat")
+    assert alone.code == 2
+    assert alone.out.endswith("no model checked: 1 file(s) could not be read\n")
 
 
 def test_rules_and_explain(cli):

@@ -112,6 +112,10 @@ def test_baseline_round_trip(cli, project):
     assert done.code == 0
     recorded = json.loads(baseline.read_text())["findings"]
     assert {e["code"] for e in recorded} >= {"CC410", "CC401"}
+    assert done.err == (
+        f"compatcheck: recorded {len(recorded)} finding(s) in {baseline}; "
+        f"--baseline {baseline} reports only findings not in it\n"
+    )
     # The same findings are hidden, so the gate passes.
     done = cli("sr.onnx", "-p", "baidu", "--baseline", baseline, "-f", "json")
     assert done.code == 0

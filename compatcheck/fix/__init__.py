@@ -17,6 +17,7 @@ from compatcheck.errors import UserError
 from compatcheck.findings import Finding, PlatformResult, Severity
 from compatcheck.fix.passes import Change, Refused
 from compatcheck.fix.verify import TOLERANCES, CannotVerify, OutputDiff
+from compatcheck.output import replace
 
 # protobuf cannot serialise a model of 2 GiB or more in one message.
 MAX_PROTO_BYTES = 2**31 - 1
@@ -351,7 +352,7 @@ def _write_and_verify(proto, path, plan, options, target, report) -> None:
         if target is None:
             report.not_written = "dry run (--diff): nothing written"
         elif report.verified or options.force:
-            _replace(temporary, target)
+            replace(temporary, target)
             report.written = target
             temporary = None
         else:
@@ -381,13 +382,6 @@ def _verify(path, temporary, plan, options, report) -> None:
         report.diffs = compare(path, temporary, feeds, tolerance)
     except CannotVerify as exc:
         report.verify_problem = str(exc)
-
-
-def _replace(temporary: str, target: str) -> None:
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(temporary, 0o666 & ~mask)
-    os.replace(temporary, target)
 
 
 def explain_tflite(result: PlatformResult) -> list[str]:

@@ -212,6 +212,8 @@ def _indent(text: str) -> str:
 
 
 def _summary(report: Report) -> str:
+    if not report.models:
+        return f"no model checked: {len(report.errors)} file(s) could not be read"
     verdicts = [r.verdict for r in report.results]
     parts = [
         f"{verdicts.count(v)} {_VERDICTS[v].lower()}" for v in ("fail", "warn", "pass")

@@ -1,0 +1,66 @@
+"""Writing what compatcheck produces: reports, baselines, manifests, models.
+
+A file is written beside its target under a temporary name and moved over
+it in one step, so a reader never sees half a file and a failed write
+leaves the old one in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+
+from compatcheck.errors import UserError
+
+
+def write_text(text: str, output: str | None, what: str = "the output") -> None:
+    """``text`` to standard output (``None`` or ``-``) or to the file ``output``.
+
+    ``what`` names the content in the error raised when it cannot be written.
+    Text that is not valid UTF-8 (a file name from the disk) is written with
+    backslash escapes, so the output is always valid UTF-8.
+    """
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if output in (None, "-"):
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise UserError(
+                "standard output", f"cannot be written ({exc.strerror})"
+            ) from None
+        return
+    write_bytes(text.encode("utf-8"), output, what)
+
+
+def write_bytes(data: bytes, output: str, what: str = "the output") -> None:
+    """``data`` to the file ``output``, replaced in one step."""
+    folder = os.path.dirname(os.path.abspath(output))
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".compatcheck-")
+    except OSError as exc:
+        raise UserError(output, f"cannot write {what} ({exc.strerror})") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        replace(temporary, output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise UserError(output, f"cannot write {what} ({exc.strerror})") from None
+
+
+def replace(temporary: str, target: str) -> None:
+    """Move ``temporary`` over ``target`` with the permissions a new file gets.
+
+    ``mkstemp`` creates files readable by the owner only; a report or a
+    model is meant to be read by others as any file the user creates is.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(temporary, 0o666 & ~mask)
+    os.replace(temporary, target)
