@@ -83,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--platform",
         action="append",
         metavar="NAME",
-        help="wechat, alipay, baidu, douyin (bytedance), qq, all, "
-        "or a profile .yaml file; repeat or separate with commas "
+        # Kept in step with the profiles' aliases by a test.
+        help="wechat (weixin), alipay, baidu (swan), douyin (bytedance, "
+        "toutiao), qq, all, or a profile .yaml file; repeat or separate with commas "
         "(default: 'platforms' of the configuration)",
     )
     parser.add_argument(

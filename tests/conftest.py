@@ -45,7 +45,10 @@ def cli(capsys):
     """Run compatcheck in-process and capture its exit code and output."""
 
     def run(*args: str) -> CliRun:
-        code = main([str(a) for a in args])
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as done:  # --help and --version end in argparse
+            code = done.code
         captured = capsys.readouterr()
         return CliRun(code, captured.out, captured.err)
 

@@ -276,6 +276,15 @@ def test_one_bad_file_does_not_stop_the_others(cli, tmp_path):
     assert alone.out.endswith("no model checked: 1 file(s) could not be read\n")
 
 
+def test_help_names_every_platform_and_alias(cli):
+    from compatcheck.profiles import available_platforms
+
+    text = " ".join(cli("--help").out.split())
+    for name, path in available_platforms().items():
+        described = f"{path.stem} (" if name != path.stem else path.stem
+        assert described in text and name in text, name
+
+
 def test_rules_and_explain(cli):
     listed = cli("rules")
     assert (
