@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             from compatcheck.commands import run_subcommand
 
             return run_subcommand(argv)
-        return _check(build_parser().parse_args(argv))
+        return _check(build_parser().parse_intermixed_args(argv))
     except UserError as exc:
         print(f"compatcheck: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

@@ -40,7 +40,7 @@ def _rules(argv: list[str]) -> int:
         [
             r.code,
             r.name,
-            r.severity.value,
+            r.severities,
             r.scope,
             "yes" if r.fixable else "no",
             r.summary,
@@ -67,7 +67,7 @@ def _explain(argv: list[str]) -> int:
     wanted = args.code.upper()
     for rule in all_rules():
         if rule.code == wanted or rule.name == args.code.lower():
-            print(f"{rule.code} {rule.name} (default severity: {rule.severity.value})")
+            print(f"{rule.code} {rule.name} (severity: {rule.severities})")
             for title, text in rule.sections().items():
                 print(f"\n{title}:")
                 print(

@@ -185,7 +185,21 @@ def _deploy_files(args: argparse.Namespace, model_path: str, result) -> list[str
     for path in args.file:
         if not os.path.isfile(path):
             raise UserError(path, "is not a file; give each downloaded file")
+    if not route.converters and not _same_file(args.file[0], model_path):
+        raise UserError(
+            args.file[0],
+            f"on {result.platform} the engine loads the model itself, not "
+            "converted files; leave out --file (or give the model first, then "
+            "the files it reads)",
+        )
     return list(args.file)
+
+
+def _same_file(one: str, other: str) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
 
 
 def _check_output(output: str | None, inputs: list[str]) -> None:

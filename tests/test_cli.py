@@ -276,6 +276,16 @@ def test_one_bad_file_does_not_stop_the_others(cli, tmp_path):
     assert alone.out.endswith("no model checked: 1 file(s) could not be read\n")
 
 
+def test_models_may_follow_the_options(cli):
+    sr, selfie = (
+        DATA / "pytorch_super_resolution.onnx",
+        DATA / "selfie_segmentation.tflite",
+    )
+    done = cli(sr, "-p", "wechat", selfie, "--no-plan", "-f", "json")
+    assert done.code == 1, done.err
+    assert [m["path"] for m in done.json()["models"]] == [str(sr), str(selfie)]
+
+
 def test_help_names_every_platform_and_alias(cli):
     from compatcheck.profiles import available_platforms
 

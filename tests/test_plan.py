@@ -368,6 +368,20 @@ def test_manifest_of_a_converted_route_needs_the_converted_files(cli, synthetic)
     assert document["engine"]["options"]["allowQuantize"] is True
 
 
+def test_manifest_files_of_an_unconverted_route_start_with_the_model(cli, synthetic):
+    other = synthetic["relu.onnx"]
+    done = cli("manifest", SR, "-p", "wechat", "--model-version", "1", "--file", other)
+    assert done.code == 2 and done.out == ""
+    assert f"{other}: on wechat the engine loads the model itself" in done.err
+    done = cli(
+        "manifest", SR, "-p", "wechat", "--model-version", "1",
+        "--file", SR, "--file", other,
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    names = [f["name"] for f in json.loads(done.out)["files"]]
+    assert names == [SR.name, "relu.onnx"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -66,6 +66,8 @@ class Rule:
 
     ``scope`` is ``"platform"`` for checks of the host (size, format) and
     ``"engine"`` for checks run once per engine that loads the model.
+    ``also`` holds the other severities the rule gives in milder or graver
+    cases; a finding of any severity not declared is refused.
     """
 
     code: str
@@ -74,6 +76,20 @@ class Rule:
     scope: str
     fixable: bool
     check: Callable[[Context], Iterable[Finding]]
+    also: tuple[Severity, ...] = ()
+
+    @property
+    def levels(self) -> tuple[Severity, ...]:
+        """Every severity the rule gives, the gravest first."""
+        order = (Severity.ERROR, Severity.WARNING, Severity.INFO)
+        return tuple(s for s in order if s is self.severity or s in self.also)
+
+    @property
+    def severities(self) -> str:
+        """The default severity and the others the rule gives: "warning (also info)"."""
+        others = [s.value for s in self.levels if s is not self.severity]
+        text = self.severity.value
+        return f"{text} (also {', '.join(others)})" if others else text
 
     @property
     def doc(self) -> str:
@@ -115,6 +131,8 @@ class Rule:
         severity: Severity | None = None,
         key: str = "",
     ) -> Finding:
+        if severity is not None and severity not in self.levels:
+            raise ValueError(f"{self.code} does not declare severity {severity.value}")
         return Finding(
             code=self.code,
             rule=self.name,
@@ -136,13 +154,20 @@ def _dedent(text: str) -> str:
 REGISTRY: dict[str, Rule] = {}
 
 
-def rule(code: str, name: str, severity: Severity, scope: str, fixable: bool = False):
+def rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    scope: str,
+    fixable: bool = False,
+    also: tuple[Severity, ...] = (),
+):
     """Register the decorated function as a rule; duplicate codes are refused."""
 
     def register(check: Callable[[Context], Iterable[Finding]]) -> Rule:
         if code in REGISTRY or any(r.name == name for r in REGISTRY.values()):
             raise ValueError(f"rule {code} ({name}) is registered twice")
-        declared = Rule(code, name, severity, scope, fixable, check)
+        declared = Rule(code, name, severity, scope, fixable, check, also)
         REGISTRY[code] = declared
         return declared
 

@@ -10,7 +10,14 @@ from compatcheck.plan.quant import FLOAT16_WEIGHTS, FLOAT32, quantization_state
 from compatcheck.rules.base import Context, rule
 
 
-@rule("CC420", "quantization-form", Severity.WARNING, "engine", fixable=True)
+@rule(
+    "CC420",
+    "quantization-form",
+    Severity.WARNING,
+    "engine",
+    fixable=True,
+    also=(Severity.INFO,),
+)
 def quantization_form(ctx: Context):
     """
     What it checks:
@@ -148,7 +155,7 @@ _USER_PATH = re.compile(
 _ANY_PATH = re.compile(r"(?:^|[\s\"'(=])((?:/[\w.@+-]+){2,}|[A-Za-z]:\\[\w.@+ -]+)")
 
 
-@rule("CC601", "build-metadata", Severity.WARNING, "platform")
+@rule("CC601", "build-metadata", Severity.WARNING, "platform", also=(Severity.INFO,))
 def build_metadata(ctx: Context):
     """
     What it checks:

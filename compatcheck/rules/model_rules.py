@@ -42,7 +42,7 @@ def analysis_incomplete(ctx: Context):
         )
 
 
-@rule("CC003", "graph-structure", Severity.ERROR, "platform")
+@rule("CC003", "graph-structure", Severity.ERROR, "platform", also=(Severity.WARNING,))
 def graph_structure(ctx: Context):
     """
     What it checks:
@@ -153,7 +153,13 @@ def _duplicates(model):
             )
 
 
-@rule("CC002", "external-data-unsafe", Severity.ERROR, "platform")
+@rule(
+    "CC002",
+    "external-data-unsafe",
+    Severity.ERROR,
+    "platform",
+    also=(Severity.WARNING,),
+)
 def external_data_unsafe(ctx: Context):
     """
     What it checks:

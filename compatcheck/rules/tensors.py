@@ -48,7 +48,14 @@ def _version_finding(
     )
 
 
-@rule("CC300", "opset-out-of-range", Severity.WARNING, "engine", fixable=True)
+@rule(
+    "CC300",
+    "opset-out-of-range",
+    Severity.WARNING,
+    "engine",
+    fixable=True,
+    also=(Severity.ERROR,),
+)
 def opset_out_of_range(ctx: Context):
     """
     What it checks:
@@ -87,7 +94,13 @@ def opset_out_of_range(ctx: Context):
         )
 
 
-@rule("CC301", "ir-version-out-of-range", Severity.WARNING, "engine")
+@rule(
+    "CC301",
+    "ir-version-out-of-range",
+    Severity.WARNING,
+    "engine",
+    also=(Severity.ERROR,),
+)
 def ir_version_out_of_range(ctx: Context):
     """
     What it checks:
@@ -122,7 +135,14 @@ def ir_version_out_of_range(ctx: Context):
         )
 
 
-@rule("CC400", "io-dtype", Severity.ERROR, "engine", fixable=True)
+@rule(
+    "CC400",
+    "io-dtype",
+    Severity.ERROR,
+    "engine",
+    fixable=True,
+    also=(Severity.WARNING,),
+)
 def io_dtype(ctx: Context):
     """
     What it checks:

@@ -241,7 +241,13 @@ def _dimension_values(ctx: Context) -> dict[str, int]:
     return values
 
 
-@rule("CC412", "integer-precision", Severity.ERROR, "engine")
+@rule(
+    "CC412",
+    "integer-precision",
+    Severity.ERROR,
+    "engine",
+    also=(Severity.WARNING, Severity.INFO),
+)
 def integer_precision(ctx: Context):
     """
     What it checks:
