@@ -138,7 +138,8 @@ def _apply_policy(result: PlatformResult, options: Options) -> None:
 
     def kept(findings: list[Finding]) -> list[Finding]:
         shown = (policy.apply(f, result.model) for f in findings)
-        return [f for f in shown if f is not None]
+        # Re-graded findings take the place of their new severity.
+        return sorted((f for f in shown if f is not None), key=_order)
 
     result.findings = kept(result.findings)
     result.platform_findings = kept(result.platform_findings)

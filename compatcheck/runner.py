@@ -9,6 +9,7 @@ import sys
 from compatcheck.check import check_model, engine_names
 from compatcheck.errors import ModelFormatError, UserError
 from compatcheck.model import ModelGraph, load_model, looks_like_model
+from compatcheck.model.graph import format_shape
 from compatcheck.plan import plan_model, plan_platform
 from compatcheck.profiles import load_profile, resolve_platforms
 from compatcheck.report import ModelError, Report
@@ -275,5 +276,5 @@ def _check_input_shapes(shapes: dict, models: list[ModelGraph]) -> None:
             if len(fixed) != len(given) or any(
                 f is not None and f != g for f, g in zip(fixed, given, strict=True)
             ):
-                shown = ", ".join("?" if d is None else str(d) for d in fixed)
-                raise UserError(flag, f"does not fit input {name!r} of shape [{shown}]")
+                shown = format_shape(shape)
+                raise UserError(flag, f"does not fit input {name!r} of shape {shown}")

@@ -147,6 +147,18 @@ def test_route_verdicts_on_baidu_paddle_ops(corpus, check_json):
     assert "Clip@0" in missing["clip"]
 
 
+def test_dynamic_dimensions_are_named_only_when_the_model_names_them(
+    corpus, check_json
+):
+    # paddle2onnx writes -1 for the batch and "?" as the name of height and width.
+    model = corpus / "rapidocr" / "ch_ppocr_mobile_v2.0_cls_infer.onnx"
+    (dynamic,) = _findings(check_json(model, "wechat"), "CC401")
+    assert dynamic["message"] == (
+        "input 'x' has dynamic dimension(s) 0, 2, 3 in shape [-1, 3, ?, ?]"
+    )
+    assert '{"x": [1, 3, ?, ?]} (replace each ? with the size' in dynamic["fix"]
+
+
 def test_route_verdicts_on_douyin_through_bytenn(corpus, check_json):
     result = check_json(corpus / "onnx-light" / "light_vgg19.onnx", "douyin")
     # TensorFlow.js cannot hold the 25088 x 4096 weight in a texture, so the

@@ -85,6 +85,10 @@ def test_select_and_severity_override(cli, project):
     by_code = {f["code"]: f["severity"] for f in result["findings"]}
     assert by_code["CC500"] == "error" and by_code["CC300"] == "info"
     assert result["verdict"] == "fail"
+    # Re-graded findings are listed with their new severity: errors first.
+    ranks = [f["severity"] for f in result["findings"]]
+    assert ranks == sorted(ranks, key=["error", "warning", "info"].index)
+    assert ranks[0] == "error"
     (only,) = _results(cli("sr.onnx", "-f", "json", "--select", "CC4"))
     assert codes(only) == {"CC401"}
 

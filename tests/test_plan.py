@@ -566,6 +566,16 @@ def test_snippet_without_conversion_has_no_conversion_comment(cli):
     assert "converts the model first" not in cli("snippet", SR, "-p", "wechat").out
 
 
+def test_snippet_marks_the_placeholder_manifest_address(cli):
+    placeholder = (
+        "// A placeholder: put where the manifest is hosted here, or generate again "
+        'with --manifest-url.\nconst MANIFEST_URL = "https://example.com/'
+    )
+    assert placeholder in cli("snippet", SR, "-p", "wechat").out
+    given = cli("snippet", SR, "-p", "wechat", "--manifest-url", CDN).out
+    assert "A placeholder" not in given and f'MANIFEST_URL = "{CDN}";' in given
+
+
 def _tfjs_files(folder) -> list:
     weights = folder / "group1-shard1of1.bin"
     weights.write_bytes(bytes(range(16)))

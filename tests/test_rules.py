@@ -248,8 +248,8 @@ def test_external_data_size_counts(tmp_path, check_json, cli):
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("x=1x3x64", "does not fit input 'x' of shape [?, 3, ?, ?]"),
-        ("x=1x4x64x64", "does not fit input 'x' of shape [?, 3, ?, ?]"),
+        ("x=1x3x64", "does not fit input 'x' of shape [batch, 3, ?, ?]"),
+        ("x=1x4x64x64", "does not fit input 'x' of shape [batch, 3, ?, ?]"),
         ("y=1x3x64x64", "no model has an input of that name; inputs: x"),
         ("x=1x3x６４x64", "expected NAME=DIMS"),
         ("x=1x3x99999999999x64", "expected NAME=DIMS"),

@@ -14,6 +14,12 @@ import networkx as nx
 # A dimension is a concrete size, a symbolic name, or None when unknown.
 Dim = int | str | None
 
+
+def format_shape(shape: tuple[Dim, ...] | list[Dim]) -> str:
+    """A shape as reports write it: ``[batch_size, 3, ?, -1]`` (? is unknown)."""
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
 # Attribute of an operator predicted by a conversion: the rank of the
 # tensors its lowering creates inside (DepthToSpace through 6-D tensors).
 CREATES_RANK = "compatcheck:creates_rank"

@@ -162,6 +162,14 @@ def _header(
         "// from the page that needs it, never at app launch.",
         "'use strict';",
         "",
+        *(
+            []
+            if manifest_url
+            else [
+                "// A placeholder: put where the manifest is hosted here, or "
+                "generate again with --manifest-url."
+            ]
+        ),
         f"const MANIFEST_URL = {_js(manifest_url or PLACEHOLDER_URL)};",
         "",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+from compatcheck.model.graph import format_shape
 from compatcheck.plan import ModelPlan, PlatformPlan
 from compatcheck.plan.contract import TensorContract
 from compatcheck.plan.cost import Cost
@@ -93,7 +94,7 @@ def _normalisation_lines(tensor: TensorContract) -> list[str]:
 def _shape(shape) -> str:
     if shape is None:
         return "[unknown rank]"
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+    return format_shape(shape)
 
 
 def _cost_lines(cost: Cost) -> list[str]:

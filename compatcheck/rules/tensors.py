@@ -6,7 +6,7 @@ import dataclasses
 import json
 
 from compatcheck.findings import Severity
-from compatcheck.model.graph import TensorInfo
+from compatcheck.model.graph import TensorInfo, format_shape
 from compatcheck.profiles.model import Fact
 from compatcheck.rules.base import Context, rule
 
@@ -290,12 +290,14 @@ def _dynamic_dims(tensor: TensorInfo) -> str:
     shape = tensor.display_shape
     if shape is None:
         return "an unknown rank"
+    # A name tells what the dimension is; "?" (some exporters write it as
+    # the name) and -1 tell nothing more than the shape shows.
     open_dims = [
-        f"{i} ({d})" if isinstance(d, str) else str(i)
+        f"{i} ({d})" if isinstance(d, str) and d != "?" else str(i)
         for i, d in enumerate(shape)
         if not (isinstance(d, int) and d > 0)
     ]
-    shown = "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+    shown = format_shape(shape)
     return f"dynamic dimension(s) {', '.join(open_dims)} in shape {shown}"
 
 
