@@ -426,6 +426,16 @@ def constant_generator():
     )
 
 
+def folded_eyelike():
+    """EyeLike (not in WeChat's table) on a constant: folding removes it."""
+    square = numpy_helper.from_array(np.zeros((3, 3), np.float32), "square")
+    nodes = [
+        helper.make_node("EyeLike", ["square"], ["eye"], name="eye"),
+        helper.make_node("Add", ["x", "eye"], ["y"], name="add"),
+    ]
+    return _model(nodes, [_io("x", [3, 3])], [_io("y", [3, 3])], initializers=[square])
+
+
 def random_normal():
     """RandomNormal: becomes RandomStandardNormal, added to TensorFlow.js in 3.21."""
     nodes = [
@@ -621,6 +631,7 @@ def tflite_bytes(
 
 CASES = {
     "constant_generator.onnx": constant_generator,
+    "folded_eyelike.onnx": folded_eyelike,
     "relu.onnx": relu,
     "relu_opset18.onnx": lambda: relu(opset=18),
     "gelu.onnx": gelu,

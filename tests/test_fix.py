@@ -98,6 +98,18 @@ def test_simplify_removes_what_does_nothing(cli, synthetic, tmp_path):
     assert report["verification"]["verified"] is True
 
 
+def test_simplify_is_credited_only_with_what_it_folds_away(cli, synthetic, tmp_path):
+    out = tmp_path / "fixed.onnx"
+    done, report = _fix(cli, synthetic["folded_eyelike.onnx"], out)
+    (change,) = report["changes"]
+    assert change["fix"] == "simplify" and change["codes"] == ["CC200"]
+    assert report["before"]["errors"] == 1 and report["after"]["errors"] == 0
+    assert done.code == 0 and report["verification"]["verified"] is True
+    # Removing an Identity and a Dropout resolves no finding.
+    _, dropped = _fix(cli, synthetic["identity_dropout.onnx"], tmp_path / "b.onnx")
+    assert dropped["changes"][0]["codes"] == []
+
+
 def test_n_ary_sum_and_tanh_gelu_decompose_exactly(synthetic, tmp_path):
     """Decompositions the WeChat table does not call for, run directly."""
     from compatcheck.fix.passes import decompose
@@ -431,3 +443,25 @@ def test_silero_vad_errors_go_down_with_real_inputs(cli, corpus, tmp_path):
     assert any("give --input-shape" in r for r in report["refused"])
     assert done.code == 1  # an error remains; the model is still written
     assert out.exists()
+
+
+def test_a_fix_that_stops_the_model_running_is_named(cli, corpus, tmp_path):
+    # Fixing silero's input sizes lets shape inference reach the LSTM of the
+    # If branch the inputs do not take, and onnxruntime refuses the model.
+    model = corpus / "silero-vad" / "silero_vad.onnx"
+    inputs = tmp_path / "inputs.npz"
+    np.savez(
+        inputs,
+        input=np.zeros((1, 512), np.float32),
+        state=np.zeros((2, 1, 128), np.float32),
+        sr=np.array(16000, np.int64),
+    )
+    out = tmp_path / "fixed.onnx"
+    shapes = ("--input-shape", "input=1x512", "--input-shape", "state=2x1x128")
+    done, report = _fix(cli, model, out, "--inputs", inputs, *shapes)
+    problem = report["verification"]["problem"]
+    assert problem.startswith("onnxruntime cannot run the fixed model: ")
+    assert problem.endswith(
+        "(the original runs; it stops running after fix-input-shape)"
+    )
+    assert done.code == 1 and not out.exists()

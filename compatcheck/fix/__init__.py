@@ -45,6 +45,9 @@ class FixReport:
     refused: list[str] = field(default_factory=list)
     diffs: list[OutputDiff] = field(default_factory=list)
     verify_problem: str = ""
+    # The model after each change, while small enough to keep, so a fixed
+    # model onnxruntime refuses can be traced to the change that broke it.
+    snapshots: list[tuple[str, bytes]] | None = field(default_factory=list, repr=False)
     size_before: int = 0
     size_after: int = 0
     written: str | None = None
@@ -242,6 +245,7 @@ def _apply(proto, model, plan, before, engine, options, report):
         # Credit only the rules the check reported for this model.
         change.codes = tuple(c for c in change.codes if c in present)
         report.changes.append(change)
+        _keep_snapshot(report, change.fix, result)
         return result
 
     # Shapes the file leaves out (graph outputs without one) make the
@@ -264,10 +268,48 @@ def _apply(proto, model, plan, before, engine, options, report):
         proto = attempt(passes.cast_io, proto, allowed, names, opset)
     if "CC401" in present or options.input_shapes:
         proto = _fix_shapes(proto, plan, options, report, attempt)
-    proto = attempt(passes.simplify, proto)
+    simpler = attempt(passes.simplify, proto)
+    _credit_simplify(report, before, proto, simpler)
+    proto = simpler
     if options.quantize:
         proto = _quantize(proto, plan, options, precision, attempt)
     return _infer(proto)
+
+
+def _credit_simplify(report: FixReport, before: PlatformResult, was, now) -> None:
+    """Simplify resolves CC200/CC203 only where it folded a flagged node away."""
+    from compatcheck.fix.passes import all_nodes
+
+    change = next((c for c in report.changes if c.fix == "simplify"), None)
+    if change is None:
+        return
+    had = {node.name for node in all_nodes(was.graph)}
+    left = had & {node.name for node in all_nodes(now.graph)}
+    # A node inside a subgraph is shown as "If_0 > then_branch > name".
+    change.codes = tuple(
+        code
+        for code in change.codes
+        if any(
+            path.rsplit(" > ", 1)[-1] in had - left
+            for f in before.findings
+            if f.code == code
+            for path in f.nodes
+        )
+    )
+
+
+# Snapshots are kept while they hold less than this in all.
+SNAPSHOT_BYTES = 256 * 1024 * 1024
+
+
+def _keep_snapshot(report: FixReport, fix: str, proto) -> None:
+    if report.snapshots is None:
+        return
+    held = sum(len(data) for _, data in report.snapshots)
+    if held + proto.ByteSize() <= SNAPSHOT_BYTES:
+        report.snapshots.append((fix, proto.SerializeToString()))
+    else:
+        report.snapshots = None  # incomplete: no culprit can be named
 
 
 def _fix_shapes(proto, plan, options, report, attempt):
@@ -382,6 +424,25 @@ def _verify(path, temporary, plan, options, report) -> None:
         report.diffs = compare(path, temporary, feeds, tolerance)
     except CannotVerify as exc:
         report.verify_problem = str(exc)
+        if exc.fixed_model:
+            # The original ran on the same inputs, so a change broke it.
+            report.verify_problem += f" ({_culprit(report, feeds)})"
+        elif not options.inputs_file:
+            report.verify_problem += (
+                " (the inputs were seeded random values: give real ones with "
+                "--inputs, and check any --input-shape sizes)"
+            )
+
+
+def _culprit(report: FixReport, feeds: dict) -> str:
+    """Which change made the model one onnxruntime refuses, when it can tell."""
+    from compatcheck.fix.verify import runs
+
+    for fix, data in report.snapshots or ():
+        if not runs(data, feeds):
+            return f"the original runs; it stops running after {fix}"
+    fixes = ", ".join(dict.fromkeys(c.fix for c in report.changes))
+    return f"the original runs; applied: {fixes}"
 
 
 def explain_tflite(result: PlatformResult) -> list[str]:

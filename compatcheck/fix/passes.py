@@ -7,6 +7,7 @@ is acceptable: verification (running both models) does.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -238,7 +239,7 @@ def _relabel(
     relabelled = onnx.ModelProto()
     relabelled.CopyFrom(model)
     problems = []
-    for node in _all_nodes(relabelled.graph):
+    for node in all_nodes(relabelled.graph):
         if node.domain not in ("", "ai.onnx"):
             continue
         problem = _fit(node, current, target)
@@ -312,12 +313,13 @@ def _clear_value_info(graph: onnx.GraphProto) -> None:
                 _clear_value_info(sub)
 
 
-def _all_nodes(graph: onnx.GraphProto):
+def all_nodes(graph: onnx.GraphProto):
+    """Every node of ``graph`` and of the subgraphs its nodes hold."""
     for node in graph.node:
         yield node
         for attr in node.attribute:
             for sub in (*([attr.g] if attr.HasField("g") else []), *attr.graphs):
-                yield from _all_nodes(sub)
+                yield from all_nodes(sub)
 
 
 def _short(text: str) -> str:
@@ -326,7 +328,7 @@ def _short(text: str) -> str:
         text = text.split("failed:", 1)[1]
     # The version converter writes "No Adapter From Version $14 for Relu".
     text = text.replace("No Adapter From Version $", "no adapter from version ")
-    return " ".join(text.split())[:160]
+    return textwrap.shorten(text, 160, placeholder=" ...")
 
 
 # Input and output types ------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,14 @@ TOLERANCES = {"safe": 1e-4, "float16": 1e-2, "int8": 1e-1}
 
 
 class CannotVerify(Exception):
-    """A model could not be run, or the inputs do not fit it."""
+    """A model could not be run, or the inputs do not fit it.
+
+    ``fixed_model`` is true when the original ran and the fixed one did not.
+    """
+
+    def __init__(self, message: str, fixed_model: bool = False):
+        super().__init__(message)
+        self.fixed_model = fixed_model
 
 
 @dataclass
@@ -80,12 +88,21 @@ def load_inputs(path: str) -> dict[str, np.ndarray]:
         raise CannotVerify(f"{path}: not a readable .npz file ({exc})") from None
 
 
+def runs(model: bytes, feeds: dict[str, np.ndarray]) -> bool:
+    """Whether onnxruntime runs the serialized ``model`` on ``feeds``."""
+    try:
+        _run(model, feeds, "the model")
+    except CannotVerify:
+        return False
+    return True
+
+
 def compare(
     original: str, fixed: str, feeds: dict[str, np.ndarray], tolerance: float
 ) -> list[OutputDiff]:
     """Largest absolute and relative difference of each output of ``original``."""
     reference = _run(original, feeds, "the original model")
-    result = _run(fixed, feeds, "the fixed model")
+    result = _run(fixed, feeds, "the fixed model", fixed_model=True)
     diffs = []
     for name, expected in reference.items():
         if name not in result:
@@ -126,7 +143,12 @@ def _diff(name: str, expected, actual, tolerance: float) -> OutputDiff:
     return OutputDiff(name, max_abs, max_rel, tolerance)
 
 
-def _run(path: str, feeds: dict[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
+def _run(
+    path: str | bytes,
+    feeds: dict[str, np.ndarray],
+    what: str,
+    fixed_model: bool = False,
+) -> dict[str, np.ndarray]:
     import onnxruntime as ort
 
     ort.set_default_logger_severity(4)
@@ -146,8 +168,10 @@ def _run(path: str, feeds: dict[str, np.ndarray], what: str) -> dict[str, np.nda
     except CannotVerify:
         raise
     except Exception as exc:  # onnxruntime raises its own exception types
-        detail = " ".join(str(exc).split())[:300]
-        raise CannotVerify(f"onnxruntime cannot run {what}: {detail}") from None
+        detail = textwrap.shorten(str(exc), 300, placeholder=" ...")
+        raise CannotVerify(
+            f"onnxruntime cannot run {what}: {detail}", fixed_model
+        ) from None
     return dict(zip(names, values, strict=True))
 
 
