@@ -41,7 +41,8 @@ DESCRIPTIONS = {
     OPERATOR: "int8 in operator form (QLinearConv, MatMulInteger and the like)",
     DYNAMIC: "dynamic quantization: int8 weights, activations quantized at run time "
     "(DynamicQuantizeLinear)",
-    FULL_INTEGER: "full-integer TFLite: int8 weights, activations, inputs and outputs",
+    FULL_INTEGER: "full-integer TFLite: 8-bit integer weights, activations, inputs "
+    "and outputs",
     INTEGER_FLOAT_IO: "integer TFLite with float inputs and outputs (QUANTIZE and "
     "DEQUANTIZE at the edges)",
     DYNAMIC_RANGE: "dynamic-range TFLite: int8 weights, float activations",
