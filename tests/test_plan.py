@@ -54,6 +54,25 @@ def test_onnx_contract_names_types_shapes_and_layout(cli):
     assert result["plan"]["output_keys"] == {"output": "output"}
 
 
+def test_layout_is_seen_through_a_cast(cli, tmp_path):
+    """A float16 model casts its float32 input before the first Conv."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(SR)
+    graph = model.graph
+    first = graph.node[0]
+    assert first.op_type == "Conv" and first.input[0] == "input"
+    first.input[0] = "input_cast"
+    cast = helper.make_node("Cast", ["input"], ["input_cast"], to=TensorProto.FLOAT)
+    graph.node.insert(0, cast)
+    path = tmp_path / "cast_first.onnx"
+    onnx.save(model, path)
+    (tensor,) = _json(cli, path, "-p", "wechat")["models"][0]["plan"]["inputs"]
+    assert tensor["layout"] == "NCHW"
+    assert tensor["layout_reason"] == "it feeds Conv 'Conv_0', which takes NCHW"
+
+
 def test_tflite_contract_reads_normalisation_from_metadata(cli):
     document = _json(cli, QUANT_TFLITE, "-p", "alipay")
     (model,) = document["models"]

@@ -82,7 +82,7 @@ def io_contract(model: ModelGraph, given: dict[str, tuple[int, ...]]) -> Contrac
     for tensor in model.inputs:
         feed, filled = _feed_shape(tensor, given.get(tensor.name), model)
         _learn_dims(tensor, feed, dim_values)
-        layout, reason = _layout(model, tensor, consumers.get(tensor.name, []))
+        layout, reason = _layout(model, tensor, _readers(tensor.name, consumers))
         inputs.append(
             TensorContract(
                 name=tensor.name,
@@ -199,6 +199,25 @@ def _consumers(model: ModelGraph) -> dict[str, list[OpNode]]:
             continue
         for name in op.inputs:
             found.setdefault(name, []).append(op)
+    return found
+
+
+# Operators that keep the element order, so the layout is their reader's:
+# a float16 model casts its float32 input, a QDQ model quantizes it.
+_SAME_ORDER = {"Cast", "Identity", "QuantizeLinear", "DequantizeLinear"}
+
+
+def _readers(name: str, consumers: dict[str, list[OpNode]]) -> list[OpNode]:
+    """The operators that read ``name``, looking through order-keeping ones."""
+    found: list[OpNode] = []
+    pending, seen = [name], {name}
+    while pending:
+        for op in consumers.get(pending.pop(0), []):
+            found.append(op)
+            if op.op_type in _SAME_ORDER:
+                fresh = [o for o in op.outputs[:1] if o not in seen]
+                seen.update(fresh)
+                pending.extend(fresh)
     return found
 
 
