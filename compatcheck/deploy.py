@@ -45,7 +45,7 @@ def manifest_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from compatcheck.plan.manifest import VERSION_PATTERN, build_manifest, validate
 
-    if not VERSION_PATTERN.match(args.model_version):
+    if not VERSION_PATTERN.fullmatch(args.model_version):
         raise UserError(
             f"--model-version {args.model_version}",
             "use 1 to 64 letters, digits, '.', '_' or '-', starting with a "

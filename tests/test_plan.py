@@ -405,6 +405,7 @@ def test_manifest_files_of_an_unconverted_route_start_with_the_model(cli, synthe
     "args, message",
     [
         (("--model-version", "../x"), "--model-version ../x: use 1 to 64 letters"),
+        (("--model-version", "1.0\n"), ": use 1 to 64 letters"),
         (("--model-version", "1", "-p", "qq"), "no route reaches an engine on QQ"),
         (("--model-version", "1", "-p", "all"), "give exactly one platform"),
     ],
@@ -413,7 +414,7 @@ def test_manifest_usage_errors(cli, args, message):
     platform = () if "-p" in args else ("-p", "wechat")
     done = cli("manifest", SR, *platform, *args)
     assert done.code == 2 and message in done.err
-    assert done.out == ""
+    assert done.out == "" and len(done.err.splitlines()) == 1
 
 
 def test_manifest_never_overwrites_a_model(cli, tmp_path):
@@ -794,3 +795,30 @@ def test_hostile_names_stay_inside_javascript_strings(cli, tmp_path):
     # The name reached the session as data, unchanged.
     assert list(seen["feeds"]) == [hostile]
     assert seen["feeds"][hostile]["shape"] == [1, 3, 8, 8]
+
+
+@needs_node
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        # Text that once matched a template placeholder after JSON escaping.
+        'P"__MODEL_PATH__',
+        "},console.log(1337));//",
+        "x'\"\n});process.exit(3);//\u2028`${1}`",
+    ],
+)
+def test_hostile_names_in_session_options_stay_data(cli, tmp_path, hostile):
+    import onnx
+    from make_models import relu
+
+    model = relu()
+    model.graph.input[0].name = hostile
+    model.graph.node[0].input[0] = hostile
+    # A dynamic batch puts the name into typicalShape, a session option.
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    path = tmp_path / "hostile.onnx"
+    onnx.save(model, path)
+    seen = _fake_host(cli, tmp_path, path)()
+    assert seen["sessionOptions"]["typicalShape"] == {hostile: [1, 3, 8, 8]}
+    assert seen["sessionOptions"]["model"].endswith("/model-1.0/hostile.onnx")
+    assert list(seen["feeds"]) == [hostile]

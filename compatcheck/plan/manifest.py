@@ -22,7 +22,7 @@ from compatcheck.plan.cost import compressed_sizes
 
 MANIFEST_VERSION = 1
 # A version becomes part of a file name on the phone (model-<version>.onnx).
-VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _HASH_CHUNK = 1024 * 1024
 
 

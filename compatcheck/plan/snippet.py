@@ -133,7 +133,20 @@ def _converted(
 
 
 def _js(value) -> str:
-    return json.dumps(value, ensure_ascii=True)
+    return json.dumps(value, ensure_ascii=True, allow_nan=False)
+
+
+def _object(key: str, code: str, data: dict) -> str:
+    """A JavaScript object literal: ``key`` holds ``code``, the rest is data.
+
+    ``code`` comes from the templates, never from a model or a profile;
+    ``data`` is written as JSON, so its text stays inside strings.
+    """
+    rest = {k: v for k, v in data.items() if k != key}
+    entries = [f"{_js(key)}: {code}"]
+    if rest:
+        entries.append(_js(rest)[1:-1])
+    return "{" + ", ".join(entries) + "}"
 
 
 def _header(
@@ -151,7 +164,7 @@ def _header(
         f"written by compatcheck {__version__}.",
         *_verdict_lines(result),
         f"// Engine: {_comment(plan.engine_title)}"
-        + (f", base library {base} or later." if base else "."),
+        + (f", base library {_comment(str(base))} or later." if base else "."),
     ]
     for fact in engine.requires if engine is not None else ():
         lines.append(f"// Requires: {_comment(str(fact.value))}")
@@ -380,8 +393,7 @@ def _layout_note(loader: _Loader) -> str:
 
 def _onnx_session(loader: _Loader) -> str:
     platform = loader.platform
-    options = {"model": "__MODEL_PATH__", **platform.options}
-    option_text = _js(options).replace('"__MODEL_PATH__"', "modelPath")
+    option_text = _object("model", "modelPath", platform.options)
     feeds = _feed_lines(loader, loader.inputs)
     feeds.append("  const feeds = {};")
     for index, tensor in enumerate(loader.inputs):
@@ -512,7 +524,6 @@ def _paddlejs(loader: _Loader) -> str:
     feed = dataclasses.replace(first, dtype="float32") if first else None
     _, channel, height, width = _image_dims(feed)
     config = {
-        "modelObj": "__MODEL__",
         "feedShape": {"fw": width, "fh": height, "fc": channel},
         "fill": "#fff",
     }
@@ -520,7 +531,7 @@ def _paddlejs(loader: _Loader) -> str:
     for key in ("mean", "std"):
         if key in norm:
             config[key] = norm[key]
-    text = _js(config).replace('"__MODEL__"', "readModel(folder)")
+    text = _object("modelObj", "readModel(folder)", config)
     feeds = _feed_lines(loader, [feed] if feed else [])
     shape = _js((feed.feed_shape if feed else None) or [1, channel, height, width])
     output = loader.outputs[0] if loader.outputs else None
@@ -579,7 +590,6 @@ def _bytenn(loader: _Loader) -> str:
     first = loader.inputs[0] if loader.inputs else None
     batch, channel, height, width = _image_dims(first)
     data = {
-        "data": "__DATA__",
         "width": width,
         "height": height,
         "channel": channel,
@@ -587,16 +597,7 @@ def _bytenn(loader: _Loader) -> str:
         "dataType": first.dtype if first else "float32",
         "dataFormat": (first.layout if first else "") or "NCHW",
     }
-    identity = [
-        {
-            "outputChannel": c,
-            "normalizeFactor": 1,
-            "offset": 0,
-            "inputConfig": [{"inputChannel": c, "weight": 1}],
-        }
-        for c in range(channel)
-    ]
-    text = _js(data).replace('"__DATA__"', "data0.buffer")
+    text = _object("data", "data0.buffer", data)
     feeds = _feed_lines(loader, loader.inputs[:1])
     return f"""// ByteNN is created from the name of a model registered with Douyin, not
 // from a file (its typings call it the requested model's name). The loader
@@ -623,7 +624,12 @@ function createEngine(name) {{
 {chr(10).join(feeds)}
   // convertConfig sends each channel to itself with weight 1, factor 1 and
   // offset 0: the data reaches the model unchanged. Normalise here instead.
-  const convertConfig = {_js(identity)};
+  const convertConfig = Array.from({{ length: {int(channel)} }}, (_, c) => ({{
+    outputChannel: c,
+    normalizeFactor: 1,
+    offset: 0,
+    inputConfig: [{{ inputChannel: c, weight: 1 }}],
+  }}));
   return engine.inferSync({{ dataConfig: {text}, convertConfig }});
 }}
 
