@@ -7,6 +7,7 @@ checked, so ``--help`` and ``--version`` answer at once.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -280,12 +281,7 @@ def _options(args: argparse.Namespace, config):
     from compatcheck.config import Policy, codes
     from compatcheck.rules import Options
 
-    shapes: dict[str, tuple[int, ...]] = {}
-    for item in args.input_shape:
-        name, shape = _parse_shape(item)
-        if name in shapes:
-            raise UserError(f"--input-shape {item}", f"{name!r} is given twice")
-        shapes[name] = shape
+    shapes = parse_shapes(args.input_shape)
     engine = args.engine or config.engine
     policy = Policy(
         select=codes(args.select.split(","), "--select")
@@ -310,6 +306,17 @@ def _options(args: argparse.Namespace, config):
 _MAX_DIM = 2**31 - 1
 
 
+def parse_shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
+    """Every ``--input-shape`` by input name; a name given twice is refused."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for item in items:
+        name, shape = _parse_shape(item)
+        if name in shapes:
+            raise UserError(f"--input-shape {item}", f"{name!r} is given twice")
+        shapes[name] = shape
+    return shapes
+
+
 def _parse_shape(item: str) -> tuple[str, tuple[int, ...]]:
     """``NAME=1x3x224x224`` -> (NAME, (1, 3, 224, 224))."""
     name, _, dims = item.rpartition("=")
@@ -317,6 +324,12 @@ def _parse_shape(item: str) -> tuple[str, tuple[int, ...]]:
     if name and all(p.isascii() and p.isdigit() for p in parts):
         shape = tuple(int(p) for p in parts)
         if all(1 <= d <= _MAX_DIM for d in shape):
+            if math.prod(shape) > _MAX_DIM:
+                raise UserError(
+                    f"--input-shape {item}",
+                    f"{math.prod(shape):,} elements; one input holds at most "
+                    f"{_MAX_DIM:,} (the length of a JavaScript typed array)",
+                )
             return name, shape
     raise UserError(
         f"--input-shape {item}",

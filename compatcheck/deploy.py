@@ -53,14 +53,19 @@ def manifest_command(argv: list[str]) -> int:
         )
     _check_output(args.output, [args.model, *args.file])
     model, plan, result = _plan_one(args)
-    files = _deploy_files(args, model.path, result)
+    files = _deploy_files(args, model, result)
     document = build_manifest(
         model, plan, result, result.plan, args.model_version, files, args.url
     )
     problems = validate(document)
     if problems:  # the schema and the builder disagree: a bug, not bad input
         raise RuntimeError(f"manifest does not match its schema: {problems[0]}")
-    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = (
+        json.dumps(
+            document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False
+        )
+        + "\n"
+    )
     _write(text, args.output)
     return EXIT_FINDINGS if result.verdict == "fail" else EXIT_OK
 
@@ -142,7 +147,7 @@ def add_route_arguments(parser: argparse.ArgumentParser, shape_help: str) -> Non
 
 def _plan_one(args: argparse.Namespace):
     """Check one model file on one platform; return model, plan and result."""
-    from compatcheck.cli import _parse_shape
+    from compatcheck.cli import parse_shapes
     from compatcheck.profiles import resolve_platforms
     from compatcheck.rules import Options
     from compatcheck.runner import run_check
@@ -150,9 +155,11 @@ def _plan_one(args: argparse.Namespace):
     if not os.path.isfile(args.model):
         problem = "is a folder" if os.path.isdir(args.model) else "does not exist"
         raise UserError(args.model, f"{problem}; give one model file")
-    if len(resolve_platforms([args.platform])) != 1:
+    platforms = resolve_platforms([args.platform])
+    if len(platforms) != 1:
         raise UserError(f"--platform {args.platform}", "give exactly one platform")
-    shapes = dict(_parse_shape(item) for item in args.input_shape)
+    args.platform = platforms[0]  # "wechat," and aliases name one profile
+    shapes = parse_shapes(args.input_shape)
     engine = args.engine.strip().lower() if args.engine else None
     report = run_check(
         [args.model], [args.platform], Options(input_shapes=shapes, engine=engine)
@@ -170,7 +177,24 @@ def _plan_one(args: argparse.Namespace):
     return model, report.plans[model.path], result
 
 
-def _deploy_files(args: argparse.Namespace, model_path: str, result) -> list[str]:
+def _deploy_files(args: argparse.Namespace, model, result) -> list[str]:
+    """The files the phone downloads, the main one first, each name once."""
+    files = _given_files(args, model, result)
+    seen: dict[str, str] = {}
+    for path in files:
+        name = os.path.basename(path)
+        if name in seen and not _same_file(seen[name], path):
+            raise UserError(
+                path,
+                f"has the same name as {seen[name]}; the phone keeps the files "
+                "side by side in one folder, so each needs its own name",
+            )
+        seen[name] = path
+    return list(dict.fromkeys(files))
+
+
+def _given_files(args: argparse.Namespace, model, result) -> list[str]:
+    model_path = model.path
     route = result.route
     if not args.file:
         if route.converters:
@@ -181,7 +205,7 @@ def _deploy_files(args: argparse.Namespace, model_path: str, result) -> list[str
                 f"({' + '.join(route.converters)}: {commands}); convert "
                 "it and give the files the phone downloads with --file",
             )
-        return [model_path]
+        return [model_path, *_external_files(model)]
     for path in args.file:
         if not os.path.isfile(path):
             raise UserError(path, "is not a file; give each downloaded file")
@@ -193,6 +217,26 @@ def _deploy_files(args: argparse.Namespace, model_path: str, result) -> list[str
             "the files it reads)",
         )
     return list(args.file)
+
+
+def _external_files(model) -> list[str]:
+    """The external data files an ONNX model reads, which the phone needs too."""
+    found = []
+    for ref in model.external_data:
+        if ref.problem or ref.resolved is None:
+            raise UserError(
+                model.path,
+                f"external data {ref.location!r}: {ref.problem or 'not found'}; "
+                "fix the model before writing a manifest",
+            )
+        if os.path.basename(ref.location) != ref.location:
+            raise UserError(
+                model.path,
+                f"external data {ref.location!r} is in a subfolder; the phone "
+                "keeps the files in one folder, so save the data beside the model",
+            )
+        found.append(ref.resolved)
+    return found
 
 
 def _same_file(one: str, other: str) -> bool:

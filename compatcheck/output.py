@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 
@@ -60,6 +61,13 @@ def replace(temporary: str, target: str) -> None:
     ``mkstemp`` creates files readable by the owner only; a report or a
     model is meant to be read by others as any file the user creates is.
     """
+    if os.path.exists(target) and not os.path.isfile(target):
+        # A pipe or a device (/dev/null): write into it, as a shell
+        # redirection does, and never put a file in its place.
+        with open(temporary, "rb") as source, open(target, "wb") as sink:
+            shutil.copyfileobj(source, sink)
+        os.unlink(temporary)
+        return
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(temporary, 0o666 & ~mask)

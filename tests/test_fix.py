@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import stat
+import threading
 
 import numpy as np
 import onnx
@@ -465,3 +468,101 @@ def test_a_fix_that_stops_the_model_running_is_named(cli, corpus, tmp_path):
         "(the original runs; it stops running after fix-input-shape)"
     )
     assert done.code == 1 and not out.exists()
+
+
+def test_a_nan_on_one_side_fails_verification():
+    from compatcheck.fix.verify import _diff
+
+    expected = np.array([1.0, 2.0, 3.0])
+    assert not _diff("y", expected, np.array([1.0, np.nan, 3.0]), 1e-4).ok
+    assert not _diff("y", expected, np.array([1.0, np.inf, 3.0]), 1e-4).ok
+    both = np.array([1.0, np.nan, np.inf])
+    assert _diff("y", both, both.copy(), 1e-4).ok
+    assert _diff("y", np.array(["a", "b"]), np.array(["a", "b"]), 1e-4).ok
+    assert not _diff("y", np.array(["a", "b"]), np.array(["a", "c"]), 1e-4).ok
+    # JSON has no infinity: the report writes null.
+    failed = _diff("y", expected, np.array([1.0, np.nan, 3.0]), 1e-4).to_dict()
+    assert failed["max_abs_diff"] is None and failed["ok"] is False
+
+
+INT8 = ("--unsafe-fixes", "--quantize", "int8")
+
+
+@pytest.mark.parametrize(
+    "name, extra",
+    [
+        # string inputs: no random values, and no calibration either
+        ("test_ai_onnx_ml_label_encoder_string_int", ()),
+        ("test_ai_onnx_ml_label_encoder_string_int", INT8),
+        # float8 inputs numpy has no type for
+        ("test_castlike_no_saturate_FLOAT_to_FLOAT8E4M3FNUZ_expanded", ()),
+        # a sequence of tensors as the output
+        ("test_split_to_sequence_nokeepdims", ()),
+        # an input of unknown shape: nothing to calibrate int8 on
+        ("test_reduce_sum_square_empty_set_expanded", INT8),
+    ],
+)  # fmt: skip
+def test_fix_reports_what_it_cannot_verify(cli, corpus, tmp_path, name, extra):
+    model = corpus / "onnx-node-tests" / f"{name}.onnx"
+    done, report = _fix(cli, model, tmp_path / "fixed.onnx", *extra)
+    assert done.code in (0, 1), done.err
+    assert report is not None and "internal error" not in done.err
+    verification = report["verification"]
+    assert verification["verified"] or verification["problem"] or not report["changes"]
+
+
+def test_fix_takes_a_profile_file(cli, tmp_path):
+    profile = tmp_path / "our-wechat.yaml"
+    profile.write_text(
+        "extends: wechat\nplatform: our-wechat\ntitle: WeChat, opset 15 tested\n"
+        "sources:\n  OURS: {url: 'https://wiki.example.com/tests'}\n"
+        "engines:\n  - id: wx-inference\n"
+        "    opset: {value: {min: 8, max: 15}, confidence: documented, source: OURS}\n"
+    )
+    done = cli("fix", SR, "-p", profile, "--diff", "-f", "json")
+    assert done.code == 0, done.err
+    report = done.json()
+    assert report["platform"] == "our-wechat"
+    # Opset 15 is in this profile's range: only the shapes need fixing.
+    assert [c["fix"] for c in report["changes"]] == ["fix-input-shape"]
+    assert report["verification"]["verified"] is True
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (("--seed", "-1", "--diff"), "--seed -1: give a number of 0 or more"),
+        (("-o", "/proc/fixed.onnx"), "/proc/fixed.onnx: cannot write the fixed model"),
+        (
+            ("--input-shape", "input=2147483647x1x224x224", "--diff"),
+            "elements; one input holds at most 2,147,483,647",
+        ),
+        (
+            (
+                "--diff",
+                "--input-shape",
+                "input=1x1x8x8",
+                "--input-shape",
+                "input=1x1x9x9",
+            ),
+            "'input' is given twice",
+        ),
+    ],
+)
+def test_fix_bad_options_are_one_line(cli, extra, message):
+    done = cli("fix", SR, "-p", "wechat", *extra)
+    assert done.code == 2, done.out
+    assert message in done.err and len(done.err.splitlines()) == 1
+
+
+def test_fix_writes_into_a_device_without_replacing_it(cli, tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader.start()
+    done = cli("fix", SR, "-p", "wechat", "-o", pipe)
+    reader.join(timeout=60)
+    assert done.code == 0, done.out
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)  # still a pipe
+    assert onnx.load_from_string(received[0]).graph.input[0].name == "input"

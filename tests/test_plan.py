@@ -822,3 +822,88 @@ def test_hostile_names_in_session_options_stay_data(cli, tmp_path, hostile):
     assert seen["sessionOptions"]["typicalShape"] == {hostile: [1, 3, 8, 8]}
     assert seen["sessionOptions"]["model"].endswith("/model-1.0/hostile.onnx")
     assert list(seen["feeds"]) == [hostile]
+
+
+def test_normalisation_that_is_not_finite_is_ignored(cli, corpus, tmp_path):
+    """NaN or infinity in TFLite metadata never reaches a report or a manifest."""
+    import struct
+
+    source = corpus / "tflite-support" / "mobilenet_v1_0.25_224_1_metadata_1.tflite"
+    data = bytearray(source.read_bytes())
+    # The metadata's only two 127.5 floats: the image input's mean and std.
+    at = [
+        i for i in range(len(data) - 3) if data[i : i + 4] == struct.pack("<f", 127.5)
+    ]
+    assert len(at) == 2
+    data[at[0] : at[0] + 4] = struct.pack("<f", float("nan"))
+    data[at[1] : at[1] + 4] = struct.pack("<f", float("inf"))
+    model = tmp_path / "not_finite.tflite"
+    model.write_bytes(bytes(data))
+    text = cli(model, "-p", "wechat").out
+    assert "mean and std not finite (ignored)" in text
+    report = cli(model, "-p", "wechat", "-f", "json").out
+    made = cli(
+        "manifest", model, "-p", "wechat", "--model-version", "1", "--file", model
+    )  # fmt: skip
+    for document in (report, made.out):
+        assert "NaN" not in document and "Infinity" not in document
+        json.loads(document)
+
+
+def test_manifest_lists_the_external_data_the_model_reads(cli, tmp_path):
+    import onnx
+
+    model = onnx.load(SR)
+    folder = tmp_path / "ext"
+    folder.mkdir()
+    onnx.save(
+        model, folder / "sr.onnx", save_as_external_data=True, location="sr.data",
+        size_threshold=0,
+    )  # fmt: skip
+    done = cli("manifest", folder / "sr.onnx", "-p", "wechat", "--model-version", "1")
+    assert done.code in (0, 1), done.err
+    files = json.loads(done.out)["files"]
+    assert [f["name"] for f in files] == ["sr.onnx", "sr.data"]
+    assert files[1]["bytes"] == (folder / "sr.data").stat().st_size
+
+
+def test_manifest_file_problems_are_one_line(cli, tmp_path, synthetic):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for side in "ab":
+        (tmp_path / side / "w.bin").write_bytes(side.encode())
+    base = ("manifest", QUANT_TFLITE, "-p", "alipay", "--model-version", "1")
+    twice = cli(
+        *base, "--file", tmp_path / "a" / "w.bin", "--file", tmp_path / "b" / "w.bin"
+    )
+    assert twice.code == 2 and "has the same name as" in twice.err
+    unreadable = cli(*base, "--file", "/proc/self/mem")
+    assert unreadable.code == 2 and "/proc/self/mem: cannot be read" in unreadable.err
+    for done in (twice, unreadable):
+        assert done.out == "" and len(done.err.splitlines()) == 1
+
+
+def test_deploy_commands_read_the_platform_as_the_check_does(cli, tmp_path):
+    for command in ("snippet", "manifest"):
+        extra = ("--model-version", "1") if command == "manifest" else ()
+        done = cli(command, SR, "-p", "wechat,", *extra)
+        assert done.code == 0, done.err
+        shapes = ("--input-shape", "input=1x1x8x8", "--input-shape", "input=1x1x9x9")
+        twice = cli(command, SR, "-p", "wechat", *extra, *shapes)
+        assert twice.code == 2 and "'input' is given twice" in twice.err
+
+
+def test_snippet_writes_into_a_pipe_without_replacing_it(cli, tmp_path):
+    import stat
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    done = cli("snippet", SR, "-p", "wechat", "-o", pipe)
+    reader.join(timeout=60)
+    assert done.code == 0, done.err
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert "wx.createInferenceSession" in received[0]

@@ -45,6 +45,8 @@ class FixReport:
     refused: list[str] = field(default_factory=list)
     diffs: list[OutputDiff] = field(default_factory=list)
     verify_problem: str = ""
+    # The --platform value: a name, an alias or a profile file.
+    platform_given: str = ""
     # The model after each change, while small enough to keep, so a fixed
     # model onnxruntime refuses can be traced to the change that broke it.
     snapshots: list[tuple[str, bytes]] | None = field(default_factory=list, repr=False)
@@ -119,6 +121,7 @@ def fix_model(
     report = FixReport(
         model=path,
         platform=before.platform,
+        platform_given=platform,
         engine=route.engine if route else "",
         before=before,
         size_before=model.deploy_bytes,
@@ -221,7 +224,7 @@ def _apply(proto, model, plan, before, engine, options, report):
     """
     import onnx
 
-    from compatcheck.fix import passes, precision
+    from compatcheck.fix import passes
 
     present = {f.code for f in before.findings}
 
@@ -272,7 +275,7 @@ def _apply(proto, model, plan, before, engine, options, report):
     _credit_simplify(report, before, proto, simpler)
     proto = simpler
     if options.quantize:
-        proto = _quantize(proto, plan, options, precision, attempt)
+        proto = _quantize(proto, plan, options, report, attempt)
     return _infer(proto)
 
 
@@ -347,10 +350,16 @@ def _target_opset(proto, engine) -> int | None:
     return None
 
 
-def _quantize(proto, plan, options, precision, attempt):
+def _quantize(proto, plan, options, report, attempt):
+    from compatcheck.fix import precision
+
     if options.quantize == "float16":
         return attempt(precision.to_float16, proto)
-    calibration = _feeds(plan, options, count=8)
+    try:
+        calibration = _feeds(plan, options, count=8)
+    except CannotVerify as exc:  # nothing to calibrate on: leave the model
+        report.refused.append(f"int8-qdq: no calibration inputs ({exc})")
+        return proto
     return attempt(precision.to_int8_qdq, proto, calibration)
 
 
@@ -378,14 +387,27 @@ def _write_and_verify(proto, path, plan, options, target, report) -> None:
         report.not_written = "the fixed model is 2 GiB or more; protobuf cannot hold it"
         return
     folder = os.path.dirname(os.path.abspath(target)) if target else None
-    handle, temporary = tempfile.mkstemp(
-        dir=folder, prefix=".compatcheck-fix-", suffix=".onnx"
-    )
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+        handle, temporary = tempfile.mkstemp(
+            dir=folder, prefix=".compatcheck-fix-", suffix=".onnx"
+        )
+    except OSError as exc:
+        raise UserError(
+            target or folder or "the temporary folder",
+            (f"cannot write the fixed model ({exc.strerror})"),
+        ) from None
+    try:
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+        except OSError as exc:
+            raise UserError(
+                target or "the temporary folder",
+                f"cannot write the fixed model ({exc.strerror})",
+            ) from None
         report.size_after = len(data)
-        report.after = _check(temporary, report.platform, _recheck(options))[2]
+        platform = report.platform_given or report.platform
+        report.after = _check(temporary, platform, _recheck(options))[2]
         _verify(path, temporary, plan, options, report)
         # The temporary name means nothing once the file is gone.
         report.verify_problem = report.verify_problem.replace(
@@ -394,7 +416,12 @@ def _write_and_verify(proto, path, plan, options, target, report) -> None:
         if target is None:
             report.not_written = "dry run (--diff): nothing written"
         elif report.verified or options.force:
-            replace(temporary, target)
+            try:
+                replace(temporary, target)
+            except OSError as exc:
+                raise UserError(
+                    target, f"cannot write the fixed model ({exc.strerror})"
+                ) from None
             report.written = target
             temporary = None
         else:
@@ -427,7 +454,7 @@ def _verify(path, temporary, plan, options, report) -> None:
         if exc.fixed_model:
             # The original ran on the same inputs, so a change broke it.
             report.verify_problem += f" ({_culprit(report, feeds)})"
-        elif not options.inputs_file:
+        elif not options.inputs_file and "cannot run the original" in str(exc):
             report.verify_problem += (
                 " (the inputs were seeded random values: give real ones with "
                 "--inputs, and check any --input-shape sizes)"

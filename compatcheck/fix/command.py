@@ -161,24 +161,28 @@ def _target(args: argparse.Namespace) -> str | None:
 
 
 def _options(args: argparse.Namespace):
-    from compatcheck.cli import _parse_shape
+    from compatcheck.cli import parse_shapes
     from compatcheck.fix import FixOptions
     from compatcheck.profiles import resolve_platforms
 
-    if len(resolve_platforms([args.platform])) != 1:
+    platforms = resolve_platforms([args.platform])
+    if len(platforms) != 1:
         raise UserError(f"--platform {args.platform}", "give exactly one platform")
+    args.platform = platforms[0]  # "wechat," and aliases name one profile
     if args.quantize and not args.unsafe_fixes:
         raise UserError(
             f"--quantize {args.quantize}",
             "changes the model's numbers; add --unsafe-fixes to allow it",
         )
+    if args.seed < 0:
+        raise UserError(f"--seed {args.seed}", "give a number of 0 or more")
     if args.tolerance is not None and not args.tolerance >= 0:
         raise UserError(f"--tolerance {args.tolerance}", "give a number of 0 or more")
     if args.inputs and not os.path.isfile(args.inputs):
         raise UserError(args.inputs, "does not exist; give an .npz file of inputs")
     _check_onnxruntime()
     return FixOptions(
-        input_shapes=dict(_parse_shape(item) for item in args.input_shape),
+        input_shapes=parse_shapes(args.input_shape),
         engine=args.engine.strip().lower() if args.engine else None,
         quantize=args.quantize,
         inputs_file=args.inputs,

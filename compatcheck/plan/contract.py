@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from compatcheck.model.graph import Dim, IOMeta, ModelGraph, OpNode, TensorInfo
@@ -263,8 +264,10 @@ def _normalisation(meta: IOMeta | None) -> dict | None:
         ("max", meta.value_max),
     )
     for key, values in pairs:
-        if values:
+        if values and all(math.isfinite(v) for v in values):
             found[key] = list(values)
+        elif values:  # NaN or infinity: no value to normalise with
+            found.setdefault("not_finite", []).append(key)
     if meta.color_space:
         found["color_space"] = meta.color_space
     if meta.properties:

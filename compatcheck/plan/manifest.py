@@ -15,6 +15,7 @@ import re
 from importlib import resources
 
 from compatcheck import __version__
+from compatcheck.errors import UserError
 from compatcheck.findings import PlatformResult, Severity
 from compatcheck.model.graph import ModelGraph
 from compatcheck.plan import ModelPlan, PlatformPlan
@@ -88,14 +89,15 @@ def build_manifest(
 
 def _file_entry(path: str) -> dict:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return {
-        "name": os.path.basename(path),
-        "bytes": os.path.getsize(path),
-        "sha256": digest.hexdigest(),
-    }
+    size = 0
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise UserError(path, f"cannot be read ({exc.strerror})") from None
+    return {"name": os.path.basename(path), "bytes": size, "sha256": digest.hexdigest()}
 
 
 def validate(document: dict) -> list[str]:

@@ -86,6 +86,8 @@ def _normalisation_lines(tensor: TensorContract) -> list[str]:
     if "color_space" in norm:
         parts.append(norm["color_space"])
     parts += [f"{k}={v}" for k, v in norm.get("properties", {}).items()]
+    if "not_finite" in norm:
+        parts.append(f"{' and '.join(norm['not_finite'])} not finite (ignored)")
     if not parts:
         return []
     return [f"      values ({norm['source']}): {', '.join(parts)}"]
