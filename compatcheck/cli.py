@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 
 from compatcheck import __version__
@@ -169,9 +170,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind, so temporary files are removed on the way.
+
+    A BaseException, as KeyboardInterrupt is, so that no handler of
+    library errors swallows it.
+    """
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str]) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             from compatcheck.commands import run_subcommand
@@ -184,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("compatcheck: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("compatcheck: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         # The reader went away (`compatcheck rules | head`): stop quietly,
         # as other command-line tools do.

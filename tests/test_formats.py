@@ -125,6 +125,23 @@ def test_github_annotations_put_errors_first_and_count_the_rest(
     assert "more finding(s) are not annotated" in annotations[-1]
 
 
+def test_github_annotations_hold_no_control_characters(cli, tmp_path):
+    import onnx
+    from make_models import relu
+
+    model = relu()
+    hostile = "x\x1b[31m\n::error file=evil.py::INJECTED\x07"
+    model.graph.input[0].name = hostile
+    model.graph.node[0].input[0] = hostile
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "n"
+    path = tmp_path / "hostile.onnx"
+    onnx.save(model, path)
+    out = cli(path, "-p", "wechat", "--no-config", "-f", "github").out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "x\\x1b[31m%0A::error file=evil.py::INJECTED\\x07" in out
+    assert all(line.startswith(("::", "compatcheck: ")) for line in out.splitlines())
+
+
 def test_markdown_escapes_table_cells(cli, monkeypatch):
     out = _render(cli, monkeypatch, "markdown").out
     assert out.startswith("## compatcheck\n\n| model | platform | verdict |")

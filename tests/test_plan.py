@@ -907,3 +907,18 @@ def test_snippet_writes_into_a_pipe_without_replacing_it(cli, tmp_path):
     assert done.code == 0, done.err
     assert stat.S_ISFIFO(os.stat(pipe).st_mode)
     assert "wx.createInferenceSession" in received[0]
+
+
+def test_snippet_refuses_an_input_no_typed_array_holds(cli, tmp_path):
+    import onnx
+    from make_models import relu
+
+    model = relu()
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_value = dims[3].dim_value = 2**40
+    path = tmp_path / "huge.onnx"
+    onnx.save(model, path)
+    done = cli("snippet", path, "-p", "wechat")
+    assert done.code == 2 and done.out == ""
+    assert done.err.startswith(f"compatcheck: error: {path}: input 'x' has ")
+    assert "a JavaScript typed array holds at most 2,147,483,647" in done.err

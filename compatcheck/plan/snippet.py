@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 from compatcheck import __version__
+from compatcheck.errors import UserError
 from compatcheck.findings import PlatformResult, Severity
 from compatcheck.plan import ModelPlan, PlatformPlan
 from compatcheck.plan.contract import TensorContract
@@ -35,6 +36,8 @@ TYPED_ARRAYS = {
     "bool": "Uint8Array",
 }
 PLACEHOLDER_URL = "https://example.com/models/manifest.json"
+# The longest typed array the loader makes (2**31 - 1, as --input-shape allows).
+MAX_ELEMENTS = 2**31 - 1
 
 # onnx2tf makes every graph input and output of rank 3, 4 and 5 channels-last
 # unless told otherwise (README of https://github.com/PINTO0309/onnx2tf: "Key
@@ -54,6 +57,7 @@ class _Loader:
     outputs: list[TensorContract]
     platform: PlatformPlan
     api: str
+    model: str = ""  # the model file, for errors
     # The ONNX shape and layout of each tensor the conversion reordered.
     reordered: dict[str, str] = field(default_factory=dict)
 
@@ -73,6 +77,7 @@ def render_snippet(
         raise ValueError(f"no platform plan for {result.platform}: nothing to load")
     engine = profile.engine(result.plan.engine)
     loader = _loader(plan, result.plan, profile.api_namespace or "wx")
+    loader.model = result.model
     header = _header(model_name, result, profile, engine, manifest_url)
     body = _TEMPLATES[_kind(engine)](loader)
     return header + _COMMON.replace("API", loader.api) + body
@@ -346,6 +351,14 @@ def _feed_lines(loader: _Loader, inputs: list[TensorContract]) -> list[str]:
     for index, tensor in enumerate(inputs):
         array = TYPED_ARRAYS.get(tensor.dtype, "Float32Array")
         shape = tensor.feed_shape or [1]
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise UserError(
+                loader.model,
+                f"input {tensor.name!r} has {math.prod(shape):,} elements in "
+                f"shape {shape}; a "
+                f"JavaScript typed array holds at most {MAX_ELEMENTS:,}: give "
+                "--input-shape with the size you feed",
+            )
         if tensor.feed_shape is None:
             lines.append(
                 f"  // shape of {_comment(tensor.name)} is unknown: give "

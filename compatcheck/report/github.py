@@ -65,7 +65,12 @@ def render_github(report: Report) -> str:
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # Other control characters (terminal escapes from a model's names) would
+    # reach the CI log as they are: show them as \xNN.
+    return "".join(
+        c if c.isprintable() or c == "\t" else f"\\x{ord(c):02x}" for c in text
+    )
 
 
 def _property(text: str) -> str:
