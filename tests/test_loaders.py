@@ -235,6 +235,20 @@ def test_special_files_and_folders(tmp_path):
         load_model(str(tmp_path))
 
 
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("weights.pt", "looks like a PyTorch checkpoint; export it to ONNX first"),
+        ("group1-shard1of1.bin", "is a .bin file, not an ONNX or TFLite model"),
+    ],
+)
+def test_other_files_are_named_by_their_extension(tmp_path, name, message):
+    path = tmp_path / name
+    path.write_bytes(bytes(4))
+    with pytest.raises(ModelFormatError, match=message):
+        load_model(str(path))
+
+
 def test_files_larger_than_any_model_are_refused_unread(tmp_path):
     from compatcheck.model import MAX_MODEL_BYTES
 

@@ -126,8 +126,14 @@ def sniff(path: str, data) -> str:
 
 
 def _describe_by_extension(extension: str) -> str:
-    if extension in (".pt", ".pth", ".ckpt", ".bin"):
+    if extension in (".pt", ".pth", ".ckpt"):
         return "looks like a PyTorch checkpoint; " + TO_ONNX_FROM_PYTORCH
+    if extension == ".bin":
+        return (
+            "is a .bin file, not an ONNX or TFLite model (PyTorch weights, "
+            "TensorFlow.js weight shards and OpenVINO weights use this name); "
+            "give the model file"
+        )
     if extension == ".pb":
         return "is a TensorFlow GraphDef or SavedModel protobuf; " + TO_TFLITE_FROM_TF
     if extension == ".tflite":

@@ -215,6 +215,8 @@ class _GraphWalker:
     declared: set[str] = field(default_factory=set)
     external: list[onnx.TensorProto] = field(default_factory=list)
     _ids: set[str] = field(default_factory=set)
+    # The next free "#n" suffix of each node id already taken.
+    _suffixes: dict[str, int] = field(default_factory=dict)
     _functions: set[tuple[str, str]] = field(default_factory=set)
 
     def walk_model(self) -> None:
@@ -260,10 +262,14 @@ class _GraphWalker:
         op_type = _text(node.op_type)
         name = _text(node.name) or f"{op_type}_{index}"
         node_id = node_path(scope, name)
-        suffix = 2
-        while node_id in self._ids:
+        if node_id in self._ids:
+            # Start after the last suffix given to this name, so that many
+            # nodes of one name cost one step each, not one per namesake.
+            suffix = self._suffixes.get(node_id, 2)
+            while node_path(scope, f"{name}#{suffix}") in self._ids:
+                suffix += 1
+            self._suffixes[node_id] = suffix + 1
             node_id = node_path(scope, f"{name}#{suffix}")
-            suffix += 1
         self._ids.add(node_id)
         outputs = _texts(node.output)
         if op_type == "Constant":
