@@ -6,6 +6,7 @@ Builds three models in a temporary folder (or --workdir):
   the file;
 - ``external.onnx``: the same weights in an external data file;
 - ``wide.onnx``: 30,000 small nodes.
+- ``namesakes.onnx``: the same 30,000 nodes, all with one name.
 
 Each is checked by compatcheck and by onnxruntime's usability checker
 (``python -m onnxruntime.tools.check_onnx_model_mobile_usability``), each in
@@ -58,8 +59,12 @@ def matmul_chain(weight_mb: int):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
-def wide_graph(node_count: int):
-    """A long chain of Relu and Add nodes on a small tensor."""
+def wide_graph(node_count: int, same_name: bool = False):
+    """A long chain of Relu and Add nodes on a small tensor.
+
+    With ``same_name`` every node is called ``n``, as some exporters write
+    them: each needs an id of its own.
+    """
     from onnx import TensorProto, helper
 
     nodes = []
@@ -67,7 +72,8 @@ def wide_graph(node_count: int):
     for i in range(node_count):
         op = "Relu" if i % 2 else "Add"
         inputs = [previous] if op == "Relu" else [previous, "x"]
-        nodes.append(helper.make_node(op, inputs, [f"t{i}"], name=f"n{i}"))
+        name = "n" if same_name else f"n{i}"
+        nodes.append(helper.make_node(op, inputs, [f"t{i}"], name=name))
         previous = f"t{i}"
     info = helper.make_tensor_value_info
     graph = helper.make_graph(
@@ -91,7 +97,7 @@ def measure(command: list[str]) -> tuple[float, float, int]:
     return elapsed, usage.ru_maxrss / 1024, process.returncode
 
 
-NAMES = ("embedded.onnx", "external.onnx", "wide.onnx")
+NAMES = ("embedded.onnx", "external.onnx", "wide.onnx", "namesakes.onnx")
 
 
 def build(folder: str, weight_mb: int, nodes: int) -> None:
@@ -109,6 +115,7 @@ def build(folder: str, weight_mb: int, nodes: int) -> None:
     )
     del chain
     onnx.save(wide_graph(nodes), paths["wide.onnx"])
+    onnx.save(wide_graph(nodes, same_name=True), paths["namesakes.onnx"])
 
 
 def main() -> None:
