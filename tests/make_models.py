@@ -436,6 +436,29 @@ def folded_eyelike():
     return _model(nodes, [_io("x", [3, 3])], [_io("y", [3, 3])], initializers=[square])
 
 
+def float16_overflow():
+    """y = h + (q - q) with q = (h * 1e5)^2: exact in float32, NaN in float16.
+
+    q passes 65504, the largest float16 value, so float16 arithmetic makes
+    it infinity and q - q NaN.
+    """
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(
+        (0.1 * rng.standard_normal((16, 16))).astype(np.float32), "w"
+    )
+    scale = numpy_helper.from_array(np.array([1e5], np.float32), "scale")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="matmul"),
+        helper.make_node("Mul", ["h", "scale"], ["a"], name="scaled"),
+        helper.make_node("Mul", ["a", "a"], ["q"], name="square"),
+        helper.make_node("Sub", ["q", "q"], ["zero"], name="zero"),
+        helper.make_node("Add", ["h", "zero"], ["y"], name="add"),
+    ]
+    return _model(
+        nodes, [_io("x", [1, 16])], [_io("y", [1, 16])], initializers=[weight, scale]
+    )
+
+
 def random_normal():
     """RandomNormal: becomes RandomStandardNormal, added to TensorFlow.js in 3.21."""
     nodes = [
@@ -632,6 +655,7 @@ def tflite_bytes(
 CASES = {
     "constant_generator.onnx": constant_generator,
     "folded_eyelike.onnx": folded_eyelike,
+    "float16_overflow.onnx": float16_overflow,
     "relu.onnx": relu,
     "relu_opset18.onnx": lambda: relu(opset=18),
     "gelu.onnx": gelu,

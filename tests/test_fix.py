@@ -609,3 +609,22 @@ def test_sigterm_leaves_no_temporary_file(tmp_path):
     assert running.returncode == 143, err
     assert err == "compatcheck: terminated\n"
     assert list(out.iterdir()) == []
+
+
+def test_float16_that_overflows_is_not_written(cli, synthetic, tmp_path):
+    out = tmp_path / "fixed.onnx"
+    model = synthetic["float16_overflow.onnx"]
+    done, report = _fix(cli, model, out, "--unsafe-fixes", "--quantize", "float16")
+    assert done.code == 1 and not out.exists()
+    verification = report["verification"]
+    assert verification["verified"] is False
+    (worst, *_) = verification["float16_overflows"]
+    assert worst["tensor"] == "q" and worst["largest"] > 65504
+    text = cli("fix", model, "-p", "wechat", "--diff", "--unsafe-fixes", "--quantize",
+               "float16").out  # fmt: skip
+    assert "FAILED float16 range: 2 tensor(s) of the original exceed 65504" in text
+    # --force writes it anyway.
+    forced, _ = _fix(
+        cli, model, out, "--unsafe-fixes", "--quantize", "float16", "--force"
+    )
+    assert out.exists()

@@ -50,6 +50,8 @@ class FixReport:
     # The model after each change, while small enough to keep, so a fixed
     # model onnxruntime refuses can be traced to the change that broke it.
     snapshots: list[tuple[str, bytes]] | None = field(default_factory=list, repr=False)
+    # With float16: tensors of the original beyond float16's range.
+    overflows: list = field(default_factory=list)
     size_before: int = 0
     size_after: int = 0
     written: str | None = None
@@ -61,6 +63,7 @@ class FixReport:
         return (
             bool(self.diffs)
             and not self.verify_problem
+            and not self.overflows
             and all(d.ok for d in self.diffs)
         )
 
@@ -82,6 +85,7 @@ class FixReport:
                 "verified": self.verified,
                 "problem": self.verify_problem,
                 "outputs": [d.to_dict() for d in self.diffs],
+                "float16_overflows": [o.to_dict() for o in self.overflows],
             },
             "bytes_before": self.size_before,
             "bytes_after": self.size_after,
@@ -441,7 +445,7 @@ def _recheck(options: FixOptions) -> FixOptions:
 
 
 def _verify(path, temporary, plan, options, report) -> None:
-    from compatcheck.fix.verify import compare
+    from compatcheck.fix.verify import compare, float16_overflows
 
     tolerance = options.tolerance
     if tolerance is None:
@@ -449,6 +453,8 @@ def _verify(path, temporary, plan, options, report) -> None:
     try:
         feeds = _feeds(plan, options)[0]
         report.diffs = compare(path, temporary, feeds, tolerance)
+        if options.quantize == "float16":
+            report.overflows = float16_overflows(path, feeds)
     except CannotVerify as exc:
         report.verify_problem = str(exc)
         if exc.fixed_model:

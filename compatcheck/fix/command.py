@@ -260,6 +260,8 @@ def _left_lines(report) -> list[str]:
 
 
 def _verification_lines(report) -> list[str]:
+    from compatcheck.fix.verify import FLOAT16_MAX
+
     if report.verify_problem:
         return [f"  verification: not possible: {report.verify_problem}"]
     if not report.diffs:
@@ -280,4 +282,14 @@ def _verification_lines(report) -> list[str]:
         tablefmt="simple",
     )
     head = "  verification (onnxruntime, both models on the same inputs):"
-    return [head, *("    " + line for line in table.splitlines())]
+    lines = [head, *("    " + line for line in table.splitlines())]
+    if report.overflows:
+        worst = report.overflows[0]
+        lines.append(
+            f"    FAILED float16 range: {len(report.overflows)} tensor(s) of the "
+            f"original exceed {FLOAT16_MAX:g}, the largest float16 value "
+            f"({worst.tensor!r} reaches {worst.largest:.3g}); in float16 they "
+            "become infinity. onnxruntime on a CPU may compute float16 operators "
+            "in float32, so the table above need not show it"
+        )
+    return lines

@@ -92,6 +92,52 @@ def load_inputs(path: str) -> dict[str, np.ndarray]:
         raise CannotVerify(f"{path}: not a readable .npz file ({exc})") from None
 
 
+# The largest finite float16 value; anything larger becomes infinity.
+FLOAT16_MAX = 65504.0
+
+
+@dataclass
+class RangeProblem:
+    """A float32 tensor of the original whose values float16 cannot hold."""
+
+    tensor: str
+    largest: float
+
+    def to_dict(self) -> dict:
+        return {"tensor": self.tensor, "largest": self.largest}
+
+
+def float16_overflows(path: str, feeds: dict[str, np.ndarray]) -> list[RangeProblem]:
+    """Tensors of the main graph that reach beyond float16's range on ``feeds``.
+
+    onnxruntime on a CPU may compute float16 operators in float32 (where
+    it has no float16 kernel), so comparing outputs there can miss an overflow
+    that float16 arithmetic on a phone would meet. Running the original
+    with every float tensor of the main graph as an output shows it.
+    """
+    import onnx
+
+    model = onnx.load(path)
+    typed = onnx.shape_inference.infer_shapes(model).graph.value_info
+    float32 = onnx.TensorProto.FLOAT
+    floats = {v.name: v for v in typed if v.type.tensor_type.elem_type == float32}
+    shown = {o.name for o in model.graph.output}
+    for node in model.graph.node:
+        for name in node.output:
+            if name in floats and name not in shown:
+                model.graph.output.append(floats[name])
+                shown.add(name)
+    values = _run(model.SerializeToString(), feeds, "the original model")
+    problems = []
+    for name, value in values.items():
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            continue
+        finite = np.abs(value[np.isfinite(value)])
+        if finite.size and float(finite.max()) > FLOAT16_MAX:
+            problems.append(RangeProblem(name, float(finite.max())))
+    return sorted(problems, key=lambda p: -p.largest)
+
+
 def runs(model: bytes, feeds: dict[str, np.ndarray]) -> bool:
     """Whether onnxruntime runs the serialized ``model`` on ``feeds``."""
     try:
