@@ -626,3 +626,30 @@ def test_float16_that_overflows_is_not_written(cli, synthetic, tmp_path):
     # --force writes it anyway.
     _fix(cli, model, out, "--unsafe-fixes", "--quantize", "float16", "--force")
     assert out.exists()
+
+
+def test_external_data_in_a_constant_node_is_refused(cli, tmp_path):
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor("c", TensorProto.FLOAT, [4], [0.0] * 4)
+    value.ClearField("float_data")
+    value.data_location = TensorProto.EXTERNAL
+    value.external_data.add(key="location", value="c.data")
+    (tmp_path / "c.data").write_bytes(bytes(16))
+    nodes = [
+        helper.make_node("Constant", [], ["c"], value=value),
+        helper.make_node("Add", ["x", "c"], ["y"]),
+    ]
+    info = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [info("x", TensorProto.FLOAT, [4])],
+        [info("y", TensorProto.FLOAT, [4])],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path
+    )
+    done = cli("fix", path, "-p", "wechat", "--diff")
+    assert done.code == 2 and "keeps weights in external data files" in done.err

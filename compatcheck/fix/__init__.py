@@ -195,10 +195,13 @@ def _check(path: str, platform: str, options: FixOptions):
 def _load_proto(path: str):
     import onnx
 
+    from compatcheck.fix.passes import all_nodes
+
     proto = onnx.load(path, load_external_data=False)
-    if any(
-        t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer
-    ):
+    tensors = [*proto.graph.initializer]
+    for node in all_nodes(proto.graph):  # Constant nodes hold tensors too
+        tensors += [a.t for a in node.attribute if a.HasField("t")]
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in tensors):
         raise UserError(
             path,
             "keeps weights in external data files; compatcheck fix rewrites "
