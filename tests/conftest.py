@@ -55,6 +55,26 @@ def cli(capsys):
     return run
 
 
+def through_a_pipe(cli, tmp_path, *args) -> tuple[CliRun, bytes]:
+    """Run compatcheck with ``-o`` a named pipe; what came through it.
+
+    Asserts that the pipe is still a pipe afterwards: output is written into
+    special files, never in their place.
+    """
+    import stat
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader.start()
+    done = cli(*args, "-o", pipe)
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    return done, received[0] if received else b""
+
+
 def codes(result: dict) -> set[str]:
     return {f["code"] for f in result["findings"]}
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import stat
-import threading
 
 import numpy as np
 import onnx
 import pytest
-from conftest import DATA, codes
+from conftest import DATA, codes, through_a_pipe
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxsim")
@@ -556,16 +553,9 @@ def test_fix_bad_options_are_one_line(cli, extra, message):
 
 
 def test_fix_writes_into_a_device_without_replacing_it(cli, tmp_path):
-    pipe = tmp_path / "pipe"
-    os.mkfifo(pipe)
-    received = []
-    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
-    reader.start()
-    done = cli("fix", SR, "-p", "wechat", "-o", pipe)
-    reader.join(timeout=60)
+    done, received = through_a_pipe(cli, tmp_path, "fix", SR, "-p", "wechat")
     assert done.code == 0, done.out
-    assert stat.S_ISFIFO(os.stat(pipe).st_mode)  # still a pipe
-    assert onnx.load_from_string(received[0]).graph.input[0].name == "input"
+    assert onnx.load_from_string(received).graph.input[0].name == "input"
 
 
 def test_sigterm_leaves_no_temporary_file(tmp_path):

@@ -10,7 +10,7 @@ import subprocess
 
 import jsonschema
 import pytest
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, through_a_pipe
 
 from compatcheck.model import load_model
 from compatcheck.plan import plan_model
@@ -894,19 +894,9 @@ def test_deploy_commands_read_the_platform_as_the_check_does(cli, tmp_path):
 
 
 def test_snippet_writes_into_a_pipe_without_replacing_it(cli, tmp_path):
-    import stat
-    import threading
-
-    pipe = tmp_path / "pipe"
-    os.mkfifo(pipe)
-    received = []
-    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
-    reader.start()
-    done = cli("snippet", SR, "-p", "wechat", "-o", pipe)
-    reader.join(timeout=60)
+    done, received = through_a_pipe(cli, tmp_path, "snippet", SR, "-p", "wechat")
     assert done.code == 0, done.err
-    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
-    assert "wx.createInferenceSession" in received[0]
+    assert b"wx.createInferenceSession" in received
 
 
 def test_snippet_refuses_an_input_no_typed_array_holds(cli, tmp_path):
