@@ -232,8 +232,8 @@ def _main(argv: list[str]) -> int:
 def _check(args: argparse.Namespace) -> int:
     from compatcheck.runner import run_check
 
-    config = _config(args)
-    options = _options(args, config)
+    config = load_config(args)
+    options = check_options(args, config)
     platforms = _platforms(args, config)
     _check_targets(args)
     if args.jobs < 1:
@@ -276,7 +276,8 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _config(args: argparse.Namespace):
+def load_config(args: argparse.Namespace):
+    """The configuration --config names, none with --no-config, else the nearest."""
     from compatcheck import config
 
     if args.no_config:
@@ -304,25 +305,32 @@ def _platforms(args: argparse.Namespace, config) -> list[str]:
     ]
 
 
-def _options(args: argparse.Namespace, config):
+def check_options(args: argparse.Namespace, config):
+    """What the check is asked to do: the options, over the configuration.
+
+    Commands without --select, --ignore or --backend (manifest, snippet,
+    fix) take those from the configuration alone.
+    """
     from compatcheck.config import Policy, codes
     from compatcheck.rules import Options
 
     shapes = parse_shapes(args.input_shape)
     engine = args.engine or config.engine
+    select = getattr(args, "select", None)
+    ignore = getattr(args, "ignore", None)
     policy = Policy(
-        select=codes(args.select.split(","), "--select")
-        if args.select is not None
+        select=codes(select.split(","), "--select")
+        if select is not None
         else config.select,
-        ignore=codes(args.ignore.split(","), "--ignore")
-        if args.ignore is not None
+        ignore=codes(ignore.split(","), "--ignore")
+        if ignore is not None
         else config.ignore,
         severity=config.severity,
         per_path_ignores=config.per_path_ignores,
         base=config.folder,
     )
     return Options(
-        backend=args.backend or config.backend,
+        backend=getattr(args, "backend", None) or config.backend,
         input_shapes=shapes,
         engine=engine.strip().lower() if engine else None,
         policy=policy,

@@ -67,7 +67,22 @@ def manifest_command(argv: list[str]) -> int:
         + "\n"
     )
     _write(text, args.output)
-    return EXIT_FINDINGS if result.verdict == "fail" else EXIT_OK
+    if result.verdict != "fail":
+        return EXIT_OK
+    _say_failing("manifest", model.path, result, "the manifest is written")
+    return EXIT_FINDINGS
+
+
+def _say_failing(command: str, path: str, result, written: str) -> None:
+    """One line on stderr: the output exists, but the model fails the platform."""
+    from compatcheck.plan.snippet import failing_codes
+
+    print(
+        f"compatcheck {command}: {os.path.basename(path)} FAILS on "
+        f"{result.platform_title} ({', '.join(failing_codes(result))}); "
+        f"{written}, but the model will not work until those errors are fixed",
+        file=sys.stderr,
+    )
 
 
 def snippet_command(argv: list[str]) -> int:
@@ -85,8 +100,9 @@ def snippet_command(argv: list[str]) -> int:
         "correctly shaped input.",
     )
     parser.epilog = (
-        "exit codes: 0 printed; 1 printed, but the verdict is fail and the "
-        "loader will not work until the errors are fixed; 2 bad input"
+        "exit codes: 0 printed; 1 printed, but the loader will not work as it "
+        "is: the verdict is fail, or an input has no known size (give "
+        "--input-shape); 2 bad input"
     )
     parser.add_argument(
         "--manifest-url",
@@ -95,7 +111,7 @@ def snippet_command(argv: list[str]) -> int:
         "a manifest without a url has the files downloaded from its folder",
     )
     args = parser.parse_args(argv)
-    from compatcheck.plan.snippet import failing_codes, render_snippet
+    from compatcheck.plan.snippet import render_snippet
     from compatcheck.profiles import load_profile
 
     _check_output(args.output, [args.model])
@@ -103,15 +119,20 @@ def snippet_command(argv: list[str]) -> int:
     profile = load_profile(args.platform)
     name = os.path.basename(model.path)
     _write(render_snippet(name, plan, result, profile, args.manifest_url), args.output)
-    if result.verdict != "fail":
-        return EXIT_OK
-    print(
-        f"compatcheck snippet: {name} FAILS on {result.platform_title} "
-        f"({', '.join(failing_codes(result))}); the loader is written but will "
-        "not work until those errors are fixed",
-        file=sys.stderr,
-    )
-    return EXIT_FINDINGS
+    code = EXIT_OK
+    if result.verdict == "fail":
+        _say_failing("snippet", model.path, result, "the loader is written")
+        code = EXIT_FINDINGS
+    unsized = [t.name for t in plan.contract.inputs if t.feed_shape is None]
+    if unsized:
+        print(
+            f"compatcheck snippet: {name}: no size is known for input(s) "
+            f"{', '.join(map(repr, unsized))}; the loader feeds a placeholder "
+            "of one element: give --input-shape NAME=DIMS and generate it again",
+            file=sys.stderr,
+        )
+        code = EXIT_FINDINGS
+    return code
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -134,8 +155,19 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def add_route_arguments(parser: argparse.ArgumentParser, shape_help: str) -> None:
-    """--engine and --input-shape, as manifest, snippet and fix take them."""
+    """--engine, --input-shape and the configuration, as manifest, snippet and
+    fix take them: the same verdict as the check gives with that configuration."""
     parser.add_argument("--engine", metavar="NAME", help="use the route to this engine")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="compatcheck.yaml or pyproject.toml to use (default: the nearest "
+        "one, as the check finds it); its select, ignore, severity, engine and "
+        "backend apply",
+    )
+    parser.add_argument(
+        "--no-config", action="store_true", help="ignore configuration files"
+    )
     parser.add_argument(
         "--input-shape",
         action="append",
@@ -147,9 +179,8 @@ def add_route_arguments(parser: argparse.ArgumentParser, shape_help: str) -> Non
 
 def _plan_one(args: argparse.Namespace):
     """Check one model file on one platform; return model, plan and result."""
-    from compatcheck.cli import parse_shapes
+    from compatcheck.cli import check_options, load_config
     from compatcheck.profiles import resolve_platforms
-    from compatcheck.rules import Options
     from compatcheck.runner import run_check
 
     if not os.path.isfile(args.model):
@@ -159,11 +190,8 @@ def _plan_one(args: argparse.Namespace):
     if len(platforms) != 1:
         raise UserError(f"--platform {args.platform}", "give exactly one platform")
     args.platform = platforms[0]  # "wechat," and aliases name one profile
-    shapes = parse_shapes(args.input_shape)
-    engine = args.engine.strip().lower() if args.engine else None
-    report = run_check(
-        [args.model], [args.platform], Options(input_shapes=shapes, engine=engine)
-    )
+    options = check_options(args, load_config(args))
+    report = run_check([args.model], [args.platform], options)
     if report.errors:
         error = report.errors[0]
         raise UserError(error.path, error.message)

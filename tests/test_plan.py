@@ -429,6 +429,34 @@ def test_manifest_never_overwrites_a_model(cli, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["sr.onnx"]
 
 
+def test_manifest_of_a_failing_model_says_so_on_stderr(cli):
+    done = cli(
+        "manifest", QUANT_TFLITE, "-p", "baidu", "--model-version", "1",
+        "--file", QUANT_TFLITE,
+    )  # fmt: skip
+    assert done.code == 1 and json.loads(done.out)["verdict"]["result"] == "fail"
+    assert done.err.startswith(
+        "compatcheck manifest: mobilenet_v1_0.25_224_quant.tflite FAILS on Baidu"
+    )
+    assert done.err.endswith(
+        "the manifest is written, but the model will not work until those errors "
+        "are fixed\n"
+    )
+
+
+def test_snippet_of_an_input_without_a_size_says_so(cli, corpus):
+    model = corpus / "rapidocr" / "ch_ppocr_mobile_v2.0_cls_infer.onnx"
+    done = cli("snippet", model, "-p", "wechat")
+    assert done.code == 1
+    assert done.err == (
+        "compatcheck snippet: ch_ppocr_mobile_v2.0_cls_infer.onnx: no size is known "
+        "for input(s) 'x'; the loader feeds a placeholder of one element: give "
+        "--input-shape NAME=DIMS and generate it again\n"
+    )
+    sized = cli("snippet", model, "-p", "wechat", "--input-shape", "x=1x3x48x192")
+    assert sized.code == 0 and "new Float32Array(27648)" in sized.out
+
+
 def test_manifest_exit_code_follows_the_verdict(cli, synthetic):
     done = cli(
         "manifest", synthetic["gelu.onnx"], "-p", "wechat", "--model-version", "1"
@@ -538,8 +566,8 @@ def test_snippet_exit_code_and_header_follow_the_verdict(cli, tmp_path):
     ) in failing.out
     assert failing.err == (
         "compatcheck snippet: pytorch_super_resolution.onnx FAILS on Baidu smart "
-        "program (CC410); the loader is written but will not work until those "
-        "errors are fixed\n"
+        "program (CC410); the loader is written, but the model will not work "
+        "until those errors are fixed\n"
     )
     out = tmp_path / "loader.js"
     written = cli("snippet", SR, "-p", "baidu", "-o", out)
@@ -912,3 +940,19 @@ def test_snippet_refuses_an_input_no_typed_array_holds(cli, tmp_path):
     assert done.code == 2 and done.out == ""
     assert done.err.startswith(f"compatcheck: error: {path}: input 'x' has ")
     assert "a JavaScript typed array holds at most 2,147,483,647" in done.err
+
+
+def test_deploy_commands_follow_the_configuration(cli, tmp_path, monkeypatch):
+    """manifest, snippet and fix give the verdict the gate gives."""
+    (tmp_path / "compatcheck.yaml").write_text("severity: {CC500: error}\n")
+    monkeypatch.chdir(tmp_path)
+    gate = cli(SR, "-p", "wechat")
+    assert gate.code == 1
+    made = cli("manifest", SR, "-p", "wechat", "--model-version", "1")
+    assert made.code == 1 and json.loads(made.out)["verdict"]["result"] == "fail"
+    snippet = cli("snippet", SR, "-p", "wechat")
+    assert snippet.code == 1 and "FAIL (1 error(s)" in snippet.out
+    fixed = cli("fix", SR, "-p", "wechat", "--diff", "-f", "json")
+    assert fixed.json()["before"]["verdict"] == "fail"
+    free = cli("manifest", SR, "-p", "wechat", "--model-version", "1", "--no-config")
+    assert free.code == 0, free.err

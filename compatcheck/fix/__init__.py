@@ -32,6 +32,9 @@ class FixOptions:
     seed: int = 0
     tolerance: float | None = None
     force: bool = False
+    # The configuration's select, ignore, severity and backend, as the check
+    # applies them (compatcheck.rules.Options); None: the defaults.
+    check: object | None = None
 
 
 @dataclass
@@ -176,13 +179,16 @@ def _with_engine(options: FixOptions, engine: str) -> FixOptions:
 
 
 def _check(path: str, platform: str, options: FixOptions):
+    from dataclasses import replace
+
     from compatcheck.rules import Options
     from compatcheck.runner import run_check
 
+    base = options.check if options.check is not None else Options()
     checked = run_check(
         [path],
         [platform],
-        Options(input_shapes=dict(options.input_shapes), engine=options.engine),
+        replace(base, input_shapes=dict(options.input_shapes), engine=options.engine),
     )
     if checked.errors:
         raise UserError(checked.errors[0].path, checked.errors[0].message)
@@ -444,7 +450,7 @@ def _write_and_verify(proto, path, plan, options, target, report) -> None:
 
 def _recheck(options: FixOptions) -> FixOptions:
     """Check the fixed model as the original was, without shapes it now fixes."""
-    return FixOptions(engine=options.engine)
+    return FixOptions(engine=options.engine, check=options.check)
 
 
 def _verify(path, temporary, plan, options, report) -> None:

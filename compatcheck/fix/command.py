@@ -161,7 +161,7 @@ def _target(args: argparse.Namespace) -> str | None:
 
 
 def _options(args: argparse.Namespace):
-    from compatcheck.cli import parse_shapes
+    from compatcheck.cli import check_options, load_config, parse_shapes
     from compatcheck.fix import FixOptions
     from compatcheck.profiles import resolve_platforms
 
@@ -181,14 +181,16 @@ def _options(args: argparse.Namespace):
     if args.inputs and not os.path.isfile(args.inputs):
         raise UserError(args.inputs, "does not exist; give an .npz file of inputs")
     _check_onnxruntime()
+    check = check_options(args, load_config(args))
     return FixOptions(
         input_shapes=parse_shapes(args.input_shape),
-        engine=args.engine.strip().lower() if args.engine else None,
+        engine=check.engine,
         quantize=args.quantize,
         inputs_file=args.inputs,
         seed=args.seed,
         tolerance=args.tolerance,
         force=args.force,
+        check=check,
     )
 
 
