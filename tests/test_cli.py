@@ -148,7 +148,7 @@ def test_route_verdicts_on_baidu_paddle_ops(corpus, check_json):
 
 
 def test_dynamic_dimensions_are_named_only_when_the_model_names_them(
-    corpus, check_json
+    cli, corpus, check_json
 ):
     # paddle2onnx writes -1 for the batch and "?" as the name of height and width.
     model = corpus / "rapidocr" / "ch_ppocr_mobile_v2.0_cls_infer.onnx"
@@ -157,6 +157,9 @@ def test_dynamic_dimensions_are_named_only_when_the_model_names_them(
         "input 'x' has dynamic dimension(s) 0, 2, 3 in shape [-1, 3, ?, ?]"
     )
     assert '{"x": [1, 3, ?, ?]} (replace each ? with the size' in dynamic["fix"]
+    # The fix preview asks for the sizes nothing in the model gives.
+    text = cli(model, "-p", "wechat").out
+    assert f"fix {model} -p wechat --diff --input-shape x=DIMS)" in text
 
 
 def test_route_verdicts_on_douyin_through_bytenn(corpus, check_json):

@@ -9,6 +9,7 @@ onnxruntime (``verify``); only then does it replace the output, atomically.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ class FixReport:
     snapshots: list[tuple[str, bytes]] | None = field(default_factory=list, repr=False)
     # With float16: tensors of the original beyond float16's range.
     overflows: list = field(default_factory=list)
+    # The fix after which onnxruntime no longer runs the model, and the fixes
+    # left out for that reason (with it) on an earlier attempt.
+    breaking: str = ""
+    left_out: list[str] = field(default_factory=list)
     size_before: int = 0
     size_after: int = 0
     written: str | None = None
@@ -83,7 +88,7 @@ class FixReport:
             "before": _verdict(self.before),
             "after": _verdict(self.after) if self.after else None,
             "changes": [c.to_dict() for c in self.changes],
-            "refused": list(self.refused),
+            "refused": [*self.left_out, *self.refused],
             "verification": {
                 "verified": self.verified,
                 "problem": self.verify_problem,
@@ -114,6 +119,10 @@ def fix_model(
     from compatcheck.profiles import load_profile
 
     model, plan, before = _check(path, platform, options)
+    sized = _shapes_from_inputs(options, model)
+    if sized != options.input_shapes:
+        options = dataclasses.replace(options, input_shapes=sized)
+        model, plan, before = _check(path, platform, options)
     direct = next((r for r in before.routes if not r.converters), None)
     switched = ""
     if options.engine is None and direct is not None and before.route is not direct:
@@ -142,12 +151,53 @@ def fix_model(
     proto = _load_proto(path)
     if engine is None and route is not None:
         report.explanation.append(_converted_note(before))
-    proto = _apply(proto, model, plan, before, engine, options, report)
-    if not report.changes:
-        report.not_written = "no fix applies"
-        return report
-    _write_and_verify(proto, path, plan, options, target, report)
-    return report
+    left_out: list[str] = []
+    while True:
+        fixed = _apply(proto, model, plan, before, engine, options, report, left_out)
+        if not report.changes:
+            report.not_written = "no fix applies"
+            return report
+        _write_and_verify(fixed, path, plan, options, target, report)
+        if not report.breaking or report.breaking in left_out:
+            return report
+        # onnxruntime runs the model before that fix and not after it: leave
+        # it out and apply the others again.
+        left_out.append(report.breaking)
+        _start_again(report, f"{report.breaking}: {report.verify_problem}")
+
+
+def _start_again(report: FixReport, why: str) -> None:
+    """Forget the applied fixes and their results, keeping why one is left out."""
+    kept = [*report.left_out, f"{why.split(' (the original runs')[0]}; left out"]
+    report.changes, report.refused, report.diffs = [], [], []
+    report.snapshots, report.overflows = [], []
+    report.verify_problem, report.breaking, report.not_written = "", "", ""
+    report.after, report.size_after = None, 0
+    report.left_out = kept
+
+
+def _shapes_from_inputs(options: FixOptions, model) -> dict:
+    """--input-shape, completed by the shapes of the --inputs arrays.
+
+    An array for an input with open dimensions tells the size to fix them
+    to, as --input-shape would.
+    """
+    from compatcheck.fix.verify import load_inputs
+
+    shapes = dict(options.input_shapes)
+    if not options.inputs_file:
+        return shapes
+    try:
+        arrays = load_inputs(options.inputs_file)
+    except CannotVerify as exc:
+        raise UserError(options.inputs_file, str(exc).split(": ", 1)[-1]) from None
+    for tensor in model.inputs:
+        value = arrays.get(tensor.name)
+        if tensor.name in shapes or not tensor.is_dynamic or value is None:
+            continue
+        if value.ndim and all(d >= 1 for d in value.shape):
+            shapes[tensor.name] = tuple(int(d) for d in value.shape)
+    return shapes
 
 
 def _switch_note(result: PlatformResult, engine: str) -> str:
@@ -229,7 +279,7 @@ FIX_NAMES = {
 }
 
 
-def _apply(proto, model, plan, before, engine, options, report):
+def _apply(proto, model, plan, before, engine, options, report, left_out=()):
     """Run the passes the findings call for, in an order that keeps each valid.
 
     Each pass works on a copy, so a pass that fails half-way leaves the
@@ -242,9 +292,11 @@ def _apply(proto, model, plan, before, engine, options, report):
     present = {f.code for f in before.findings}
 
     def attempt(step, current, *args):
+        name = FIX_NAMES[step.__name__]
+        if name in left_out:
+            return current
         work = onnx.ModelProto()
         work.CopyFrom(current)
-        name = FIX_NAMES[step.__name__]
         try:
             outcome = step(work, *args)
         except Refused as exc:
@@ -284,6 +336,8 @@ def _apply(proto, model, plan, before, engine, options, report):
         proto = attempt(passes.cast_io, proto, allowed, names, opset)
     if "CC401" in present or options.input_shapes:
         proto = _fix_shapes(proto, plan, options, report, attempt)
+    # Every fixed model is simplified: it cleans up after the other fixes
+    # and may fold a flagged node away.
     simpler = attempt(passes.simplify, proto)
     _credit_simplify(report, before, proto, simpler)
     proto = simpler
@@ -482,6 +536,7 @@ def _culprit(report: FixReport, feeds: dict) -> str:
 
     for fix, data in report.snapshots or ():
         if not runs(data, feeds):
+            report.breaking = fix
             return f"the original runs; it stops running after {fix}"
     fixes = ", ".join(dict.fromkeys(c.fix for c in report.changes))
     return f"the original runs; applied: {fixes}"

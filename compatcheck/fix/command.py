@@ -222,7 +222,7 @@ def render_fix(report) -> str:
             kind = "safe" if change.safe else "UNSAFE"
             codes = f" ({', '.join(change.codes)})" if change.codes else ""
             lines.append(f"    [{kind}] {change.fix}{codes}: {change.summary}")
-    for reason in report.refused:
+    for reason in [*report.left_out, *report.refused]:
         lines.append(f"  not fixed: {reason}")
     if report.after is not None:
         lines.append(f"  after: {_verdict(report.after)}")

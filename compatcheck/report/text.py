@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import textwrap
 
 from tabulate import tabulate
@@ -77,9 +78,19 @@ def _fixable_line(model: ModelGraph, result: PlatformResult) -> list[str]:
     )
     if not codes:
         return []
+    # An input whose proposed shape still has a "?" needs its size given.
+    unsized = [
+        name
+        for f in result.findings
+        if f.code == "CC401" and "?" in f.fix
+        for name in f.nodes
+    ]
+    shapes = "".join(
+        f" --input-shape {shlex.quote(name + '=DIMS')}" for name in unsized
+    )
     return [
         f"    fixable: {', '.join(codes)} (preview: compatcheck fix {model.path} "
-        f"-p {result.platform} --diff)"
+        f"-p {result.platform} --diff{shapes})"
     ]
 
 
