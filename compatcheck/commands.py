@@ -58,6 +58,22 @@ def _rules(argv: list[str]) -> int:
     return EXIT_OK
 
 
+# CC000 is no rule: it is how SARIF reports a file that could not be read.
+UNREADABLE = """CC000 unreadable-model (severity: error)
+
+What it is:
+  Not a check of a model: a file compatcheck could not read as an ONNX or
+  TFLite model (missing, truncated, corrupt, or another format). The text
+  and JSON reports list it under errors, stderr has one line for it, the
+  exit code is 2, and SARIF reports it as a result of this code on the
+  file.
+
+Fix:
+  Read the message: it names the problem (a PyTorch checkpoint to export,
+  a zip archive, a field that runs past the end of the file ...), then
+  export or download the model again."""
+
+
 def _explain(argv: list[str]) -> int:
     parser = _parser("explain", "Print a rule's documentation.")
     parser.add_argument("code", help="rule code (CC200) or name (unsupported-operator)")
@@ -65,6 +81,9 @@ def _explain(argv: list[str]) -> int:
     from compatcheck.rules import all_rules
 
     wanted = args.code.upper()
+    if wanted in ("CC000", "UNREADABLE-MODEL"):
+        print(UNREADABLE)
+        return EXIT_OK
     for rule in all_rules():
         if rule.code == wanted or rule.name == args.code.lower():
             print(f"{rule.code} {rule.name} (severity: {rule.severities})")

@@ -321,6 +321,10 @@ def test_rules_and_explain(cli):
     assert explained.code == 0
     assert "What it checks:" in explained.out and "Limitations:" in explained.out
     assert cli("explain", "CC999").code == 2
+    # CC000, SARIF's code for an unreadable file, is explained too.
+    unreadable = cli("explain", "cc000")
+    assert unreadable.code == 0
+    assert unreadable.out.startswith("CC000 unreadable-model (severity: error)")
 
 
 def test_profiles_commands(cli):
