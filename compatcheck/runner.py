@@ -132,7 +132,32 @@ def _empty_folder(path: str) -> str:
             "is a TensorFlow.js or Paddle.js model folder; compatcheck reads the "
             "ONNX or TFLite model it was converted from"
         )
+    others = sorted(
+        os.path.relpath(os.path.join(root, name), path)
+        for root, _, files in os.walk(path)
+        for name in files
+        if os.path.splitext(name)[1].lower() in _OTHER_MODEL_FILES
+    )
+    if others:
+        shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+        return (
+            f"holds no ONNX or TFLite model, but other model files ({shown}); "
+            "give one of them to compatcheck to be told how to convert it"
+        )
     return "holds no ONNX or TFLite model"
+
+
+# Files of other frameworks a folder of models may hold instead.
+_OTHER_MODEL_FILES = {
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".h5",
+    ".keras",
+    ".pb",
+    ".pdmodel",
+    ".safetensors",
+}
 
 
 def _search(folder: str) -> list[str]:

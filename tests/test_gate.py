@@ -282,7 +282,14 @@ def test_profile_paths_keep_their_case(cli, project):
 def test_a_folder_without_models_is_an_error(cli, tmp_path):
     (tmp_path / "notes.txt").write_text("nothing here")
     done = cli(tmp_path, "-p", "wechat")
-    assert done.code == 2 and "holds no ONNX or TFLite model" in done.err
+    assert done.code == 2 and done.err.endswith(": holds no ONNX or TFLite model\n")
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "best.pt").write_bytes(b"\x80\x02")
+    done = cli(tmp_path, "-p", "wechat")
+    assert done.code == 2
+    assert "holds no ONNX or TFLite model, but other model files (weights/best.pt)" in (
+        done.err
+    )
 
 
 def test_lower_case_codes_work_everywhere(cli, project):

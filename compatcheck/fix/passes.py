@@ -288,9 +288,14 @@ def _fit(node: onnx.NodeProto, current: int, target: int) -> str:
     while inputs and not node.input[inputs - 1]:
         inputs -= 1
     if not new.min_input <= inputs <= new.max_input:
+        takes = (
+            f"{new.min_input}"
+            if new.min_input == new.max_input
+            else f"{new.min_input} to {new.max_input}"
+        )
         return (
-            f"{node.op_type} at opset {target} takes {new.min_input}-"
-            f"{new.max_input} inputs"
+            f"{node.op_type} at opset {target} takes {takes} input(s), "
+            f"this node has {inputs}"
         )
     if not new.min_output <= len(node.output) <= new.max_output:
         return f"{node.op_type} at opset {target} gives {new.max_output} output(s)"
@@ -326,8 +331,12 @@ def _short(text: str) -> str:
     """The useful end of an onnx error message, on one line."""
     if "failed:" in text:
         text = text.split("failed:", 1)[1]
-    # The version converter writes "No Adapter From Version $14 for Relu".
-    text = text.replace("No Adapter From Version $", "no adapter from version ")
+    # The version converter writes "No Adapter From Version $14 for Relu"
+    # and "No Adapter To Version $17 for Pad".
+    for way in ("From", "To"):
+        text = text.replace(
+            f"No Adapter {way} Version $", f"no adapter {way.lower()} version "
+        )
     return textwrap.shorten(text, 160, placeholder=" ...")
 
 
