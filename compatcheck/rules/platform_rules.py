@@ -126,7 +126,11 @@ def package_size(ctx: Context):
         refused = [e for e in _shipped_extensions(ctx) if e not in types.value]
         if refused:
             kinds = ", ".join(f"'.{e}'" if e else "extensionless" for e in refused)
-            reasons.append(f"{kinds} files are not on the package upload whitelist")
+            steps = ctx.route.steps if ctx.route is not None else ()
+            made = f" (what {steps[-1].id} writes)" if steps else ""
+            reasons.append(
+                f"{kinds} files{made} are not on the package upload whitelist"
+            )
     if reasons:
         yield package_size.finding(
             "the model cannot ship inside a code package: " + "; ".join(reasons),
