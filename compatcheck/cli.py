@@ -239,6 +239,10 @@ def _check(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}", "give at least 1 process")
     report = run_check(args.models, platforms, options, jobs=args.jobs)
+    from compatcheck.output import refuse_model_data
+
+    for target in (args.output, args.write_baseline):
+        refuse_model_data(target, report.models)
 
     from compatcheck import baseline
 

@@ -196,6 +196,9 @@ def _plan_one(args: argparse.Namespace):
         error = report.errors[0]
         raise UserError(error.path, error.message)
     model, result = report.models[0], report.results[0]
+    from compatcheck.output import refuse_model_data
+
+    refuse_model_data(args.output, [model])
     if result.plan is None:
         raise UserError(
             args.model,

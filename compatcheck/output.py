@@ -16,6 +16,25 @@ import tempfile
 from compatcheck.errors import UserError
 
 
+def refuse_model_data(output: str | None, models) -> None:
+    """Refuse to write over a file one of the loaded ``models`` reads.
+
+    A model's own path is refused before loading; its external data files
+    are known only once it is loaded.
+    """
+    if output in (None, "-"):
+        return
+    target = os.path.realpath(output)
+    for model in models:
+        for ref in model.external_data:
+            if ref.resolved and os.path.realpath(ref.resolved) == target:
+                raise UserError(
+                    output,
+                    f"holds the external data of {model.path}; refusing "
+                    "to write over it",
+                )
+
+
 def write_text(text: str, output: str | None, what: str = "the output") -> None:
     """``text`` to standard output (``None`` or ``-``) or to the file ``output``.
 

@@ -481,3 +481,34 @@ def test_terminal_escapes_in_names_are_shown_not_run(cli, tmp_path):
     done = cli(path, "-p", "wechat", "--engine", "wx-inference")
     assert "\x1b" not in done.out and "\x9b" not in done.out
     assert "evil\\x1b[2J\\x9bname" in done.out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        (),
+        ("snippet",),
+        ("manifest", "--model-version", "1"),
+        ("fix",),
+    ],
+)
+def test_output_never_replaces_the_models_external_data(cli, tmp_path, command):
+    import hashlib
+
+    import onnx
+
+    model = tmp_path / "sr.onnx"
+    onnx.save(
+        onnx.load(DATA / "pytorch_super_resolution.onnx"), model,
+        save_as_external_data=True, location="sr.data", size_threshold=0,
+    )  # fmt: skip
+    data = tmp_path / "sr.data"
+    before = hashlib.sha256(data.read_bytes()).hexdigest()
+    head, rest = (command[:1], command[1:]) if command else ((), ())
+    done = cli(*head, model, "-p", "wechat", *rest, "-o", data)
+    assert done.code == 2, done.err
+    # fix refuses any file that is not a model before it loads one.
+    assert f"{data}: holds the external data of {model}" in done.err or (
+        command == ("fix",) and f"{data}: exists and is not a model" in done.err
+    )
+    assert hashlib.sha256(data.read_bytes()).hexdigest() == before

@@ -832,6 +832,8 @@ def test_hostile_names_stay_inside_javascript_strings(cli, tmp_path):
         # Text that once matched a template placeholder after JSON escaping.
         'P"__MODEL_PATH__',
         "},console.log(1337));//",
+        # A key an object literal or a plain object takes as its prototype.
+        "__proto__",
         "x'\"\n});process.exit(3);//\u2028`${1}`",
     ],
 )

@@ -119,6 +119,9 @@ def fix_model(
     from compatcheck.profiles import load_profile
 
     model, plan, before = _check(path, platform, options)
+    from compatcheck.output import refuse_model_data
+
+    refuse_model_data(target, [model])
     sized = _shapes_from_inputs(options, model)
     if sized != options.input_shapes:
         options = dataclasses.replace(options, input_shapes=sized)

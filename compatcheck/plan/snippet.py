@@ -149,9 +149,33 @@ def _object(key: str, code: str, data: dict) -> str:
     """
     rest = {k: v for k, v in data.items() if k != key}
     entries = [f"{_js(key)}: {code}"]
-    if rest:
+    if rest and _names_proto(rest):
+        # In an object literal "__proto__": sets the prototype instead of a
+        # key; JSON.parse makes it a key, and spreading copies it as one.
+        entries.insert(0, f"...JSON.parse({_js(_js(rest))})")
+    elif rest:
         entries.append(_js(rest)[1:-1])
     return "{" + ", ".join(entries) + "}"
+
+
+def _empty(tensors: list[TensorContract]) -> str:
+    """An empty object to fill by tensor name.
+
+    A tensor named ``__proto__`` would set the prototype of a plain object;
+    an object without a prototype takes it as a key.
+    """
+    if any(t.name == "__proto__" for t in tensors):
+        return "Object.create(null)"
+    return "{}"
+
+
+def _names_proto(value) -> bool:
+    """Whether ``value`` holds a mapping with the key ``__proto__``."""
+    if isinstance(value, dict):
+        return "__proto__" in value or any(_names_proto(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_proto(v) for v in value)
+    return False
 
 
 def _header(
@@ -408,7 +432,7 @@ def _onnx_session(loader: _Loader) -> str:
     platform = loader.platform
     option_text = _object("model", "modelPath", platform.options)
     feeds = _feed_lines(loader, loader.inputs)
-    feeds.append("  const feeds = {};")
+    feeds.append(f"  const feeds = {_empty(loader.inputs)};")
     for index, tensor in enumerate(loader.inputs):
         feeds.append(
             f"  feeds[{_js(tensor.name)}] = {{ shape: {_js(tensor.feed_shape or [1])}, "
@@ -430,7 +454,7 @@ def _onnx_session(loader: _Loader) -> str:
 async function runOnce(session) {{
 {chr(10).join(feeds)}
   const out = await session.run(feeds);
-  const results = {{}};
+  const results = {_empty(loader.outputs)};
 {chr(10).join(reads)}
   return results;
 }}
@@ -498,7 +522,7 @@ function loadModel(folder) {{
   const inputs = [{tensors}];
   const out = await model.executeAsync(inputs);
   const list = Array.isArray(out) ? out : [out];
-  const results = {{}};
+  const results = {_empty(loader.outputs)};
 {chr(10).join(reads)}
   inputs.forEach((t) => t.dispose());
   return results;
@@ -586,7 +610,9 @@ async function runOnce(runner) {{
 {chr(10).join(feeds)}
   const feed = [{{ name: 'image', data: data0, shape: {shape}, persistable: true }}];
   const result = await runner.predictWithFeed(feed);
-  return {{ {name}: result }}; // {note}
+  const results = {_empty(loader.outputs)};
+  results[{name}] = result; // {note}
+  return results;
 }}
 
 async function loadAndRunOnce() {{

@@ -18,7 +18,7 @@ function manifest() {
 }
 
 function record(name, shape, type, bytes) {
-  seen.feeds = seen.feeds || {};
+  seen.feeds = seen.feeds || Object.create(null); // "__proto__" is a name too
   seen.feeds[name] = { shape, type, bytes };
 }
 
