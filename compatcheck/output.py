@@ -72,6 +72,10 @@ def write_bytes(data: bytes, output: str, what: str = "the output") -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise UserError(output, f"cannot write {what} ({exc.strerror})") from None
+    except BaseException:  # interrupted (a pipe nobody reads blocks): clean up
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def replace(temporary: str, target: str) -> None:
