@@ -377,7 +377,12 @@ def _parse_shape(item: str) -> tuple[str, tuple[int, ...]]:
 
 
 def _one_line(text: str) -> str:
-    """Error messages are one line; quote any line breaks in user input."""
+    """Error messages are one line; quote any line breaks in user input.
+
+    A file name that is not UTF-8 is shown with backslash escapes, so the
+    line can be written to any stream.
+    """
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 

@@ -646,3 +646,15 @@ def test_external_data_in_a_constant_node_is_refused(cli, tmp_path):
     )
     done = cli("fix", path, "-p", "wechat", "--diff")
     assert done.code == 2 and "keeps weights in external data files" in done.err
+
+
+def test_random_inputs_stay_within_memory():
+    from compatcheck.fix.verify import MAX_RANDOM_ELEMENTS, CannotVerify, random_inputs
+    from compatcheck.plan.contract import TensorContract
+
+    huge = TensorContract(
+        name="x", dtype="float32", shape=[1, 2**20, 2**10], feed_shape=[1, 2**20, 2**10]
+    )
+    assert 2**30 > MAX_RANDOM_ELEMENTS
+    with pytest.raises(CannotVerify, match="more than 268,435,456 to make at random"):
+        random_inputs([huge], seed=0)

@@ -958,3 +958,11 @@ def test_deploy_commands_follow_the_configuration(cli, tmp_path, monkeypatch):
     assert fixed.json()["before"]["verdict"] == "fail"
     free = cli("manifest", SR, "-p", "wechat", "--model-version", "1", "--no-config")
     assert free.code == 0, free.err
+
+
+def test_manifest_refuses_a_file_name_that_is_not_utf8(cli, tmp_path):
+    model = tmp_path / os.fsdecode(b"m\xff.onnx")
+    shutil.copy(SR, model)
+    done = cli("manifest", model, "-p", "wechat", "--model-version", "1")
+    assert done.code == 2 and done.out == ""
+    assert "has a name that is not UTF-8" in done.err

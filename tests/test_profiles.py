@@ -339,3 +339,11 @@ def test_extends_an_unknown_platform(tmp_path):
     path.write_text("extends: kakao\n")
     with pytest.raises(ProfileError, match="'kakao' is not a shipped platform"):
         load_profile(str(path))
+
+
+@pytest.mark.parametrize("engine_id", ["[1]", "{a: 1}"])
+def test_extends_with_an_engine_id_that_is_no_name(tmp_path, engine_id):
+    path = tmp_path / "x.yaml"
+    path.write_text(f"extends: wechat\nengines:\n  - id: {engine_id}\n")
+    with pytest.raises(ProfileError, match=r"engines\[3\]"):
+        load_profile(str(path))

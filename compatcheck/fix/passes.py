@@ -7,6 +7,9 @@ is acceptable: verification (running both models) does.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
@@ -537,14 +540,33 @@ def _grows(model: onnx.ModelProto, simpler: onnx.ModelProto) -> bool:
     return simpler.ByteSize() > model.ByteSize() * 1.1 + GROWTH_BYTES
 
 
+@contextlib.contextmanager
+def _silenced_stderr():
+    """Keep what a library prints on stderr (onnx-simplifier prints whole
+    tracebacks of the folds it gives up on) out of compatcheck's one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _simplified(model: onnx.ModelProto, fold: bool) -> onnx.ModelProto:
     """onnx-simplifier's result, without the settings it records in metadata."""
     import onnxsim
 
     try:
-        simpler, ok = onnxsim.simplify(
-            model, check_n=0, perform_optimization=True, skip_constant_folding=not fold
-        )
+        with _silenced_stderr():
+            simpler, ok = onnxsim.simplify(
+                model,
+                check_n=0,
+                perform_optimization=True,
+                skip_constant_folding=not fold,
+            )
     except Exception as exc:  # onnxsim raises many types; any means "skip"
         raise Refused(
             f"onnx-simplifier failed ({type(exc).__name__}: {_short(str(exc))})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 from dataclasses import dataclass
 
@@ -64,6 +65,13 @@ def random_inputs(
                     f"the shape of input {tensor.name!r} is unknown; give "
                     "--input-shape or an --inputs file"
                 )
+            count = math.prod(tensor.feed_shape)
+            if count > MAX_RANDOM_ELEMENTS:
+                raise CannotVerify(
+                    f"input {tensor.name!r} has {count:,} elements, more than "
+                    f"{MAX_RANDOM_ELEMENTS:,} to make at random; give "
+                    "--input-shape with a smaller size or an --inputs file"
+                )
             feeds[tensor.name] = _values(rng, tensor.dtype, tensor.feed_shape)
         batches.append(feeds)
     return batches
@@ -91,6 +99,9 @@ def load_inputs(path: str) -> dict[str, np.ndarray]:
     except (OSError, ValueError) as exc:
         raise CannotVerify(f"{path}: not a readable .npz file ({exc})") from None
 
+
+# Random inputs stay below this many elements each (1 GiB of float32).
+MAX_RANDOM_ELEMENTS = 2**28
 
 # The largest finite float16 value; anything larger becomes infinity.
 FLOAT16_MAX = 65504.0

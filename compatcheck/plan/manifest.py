@@ -97,7 +97,14 @@ def _file_entry(path: str) -> dict:
                 size += len(chunk)
     except OSError as exc:
         raise UserError(path, f"cannot be read ({exc.strerror})") from None
-    return {"name": os.path.basename(path), "bytes": size, "sha256": digest.hexdigest()}
+    name = os.path.basename(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system gave that are not UTF-8
+        raise UserError(
+            path, "has a name that is not UTF-8; rename it before publishing"
+        ) from None
+    return {"name": name, "bytes": size, "sha256": digest.hexdigest()}
 
 
 def validate(document: dict) -> list[str]:

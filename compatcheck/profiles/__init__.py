@@ -162,9 +162,16 @@ def _merge(base, child):
 
 def _merge_engines(base: list, child: list) -> list:
     merged = [dict(e) if isinstance(e, dict) else e for e in base]
-    ids = {e.get("id"): i for i, e in enumerate(merged) if isinstance(e, dict)}
+    ids = {
+        e["id"]: i
+        for i, e in enumerate(merged)
+        if isinstance(e, dict) and isinstance(e.get("id"), str)
+    }
     for entry in child:
         key = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(key, str):  # the schema refuses it once merged
+            merged.append(entry)
+            continue
         if key in ids:
             merged[ids[key]] = _merge(merged[ids[key]], entry)
         else:
