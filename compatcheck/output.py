@@ -58,8 +58,20 @@ def write_text(text: str, output: str | None, what: str = "the output") -> None:
 
 
 def write_bytes(data: bytes, output: str, what: str = "the output") -> None:
-    """``data`` to the file ``output``, replaced in one step."""
-    folder = os.path.dirname(os.path.abspath(output))
+    """``data`` to the file ``output``, replaced in one step.
+
+    A pipe or a device (``/dev/stdout``, ``>(command)``) is written into
+    directly: nothing can replace it, and its folder may take no files.
+    """
+    if is_special(output):
+        try:
+            with open(output, "wb") as sink:
+                sink.write(data)
+        except OSError as exc:
+            raise UserError(output, f"cannot write {what} ({exc.strerror})") from None
+        return
+    output = os.path.realpath(output)  # through a link: replace its target
+    folder = os.path.dirname(output)
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=".compatcheck-")
     except OSError as exc:
@@ -84,14 +96,24 @@ def replace(temporary: str, target: str) -> None:
     ``mkstemp`` creates files readable by the owner only; a report or a
     model is meant to be read by others as any file the user creates is.
     """
-    if os.path.exists(target) and not os.path.isfile(target):
+    if is_special(target):
         # A pipe or a device (/dev/null): write into it, as a shell
         # redirection does, and never put a file in its place.
         with open(temporary, "rb") as source, open(target, "wb") as sink:
             shutil.copyfileobj(source, sink)
         os.unlink(temporary)
         return
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(temporary, 0o666 & ~mask)
+    target = os.path.realpath(target)  # through a link: replace its target
+    try:  # a file that exists keeps its permissions (a 0600 model stays 0600)
+        mode = os.stat(target).st_mode & 0o7777
+    except FileNotFoundError:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    os.chmod(temporary, mode)
     os.replace(temporary, target)
+
+
+def is_special(path: str) -> bool:
+    """Whether ``path`` exists and is not a regular file (a pipe, a device)."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 
 import numpy as np
@@ -658,3 +659,16 @@ def test_random_inputs_stay_within_memory():
     assert 2**30 > MAX_RANDOM_ELEMENTS
     with pytest.raises(CannotVerify, match="more than 268,435,456 to make at random"):
         random_inputs([huge], seed=0)
+
+
+def test_in_place_keeps_the_permissions_and_the_link(cli, tmp_path):
+    model = tmp_path / "private.onnx"
+    shutil.copy(SR, model)
+    os.chmod(model, 0o600)
+    link = tmp_path / "link.onnx"
+    link.symlink_to(model.name)
+    done = cli("fix", link, "-p", "wechat", "--in-place")
+    assert done.code == 0, done.out
+    assert link.is_symlink() and os.readlink(link) == model.name
+    assert os.stat(model).st_mode & 0o777 == 0o600
+    assert onnx.load(model).opset_import[0].version == 13  # the target was fixed

@@ -18,7 +18,7 @@ from compatcheck.errors import UserError
 from compatcheck.findings import Finding, PlatformResult, Severity
 from compatcheck.fix.passes import Change, Refused
 from compatcheck.fix.verify import TOLERANCES, CannotVerify, OutputDiff
-from compatcheck.output import replace
+from compatcheck.output import is_special, replace
 
 # protobuf cannot serialise a model of 2 GiB or more in one message.
 MAX_PROTO_BYTES = 2**31 - 1
@@ -456,7 +456,11 @@ def _write_and_verify(proto, path, plan, options, target, report) -> None:
     if data is None:
         report.not_written = "the fixed model is 2 GiB or more; protobuf cannot hold it"
         return
-    folder = os.path.dirname(os.path.abspath(target)) if target else None
+    # Beside the target, so the move is one step; a pipe or a device is
+    # written into, and its folder need not take files.
+    folder = None
+    if target and not is_special(target):
+        folder = os.path.dirname(os.path.realpath(target))
     try:
         handle, temporary = tempfile.mkstemp(
             dir=folder, prefix=".compatcheck-fix-", suffix=".onnx"
