@@ -179,7 +179,7 @@ def add_route_arguments(parser: argparse.ArgumentParser, shape_help: str) -> Non
 
 def _plan_one(args: argparse.Namespace):
     """Check one model file on one platform; return model, plan and result."""
-    from compatcheck.cli import check_options, load_config
+    from compatcheck.cli import check_options, load_config, refuse_read_files
     from compatcheck.profiles import resolve_platforms
     from compatcheck.runner import run_check
 
@@ -190,7 +190,9 @@ def _plan_one(args: argparse.Namespace):
     if len(platforms) != 1:
         raise UserError(f"--platform {args.platform}", "give exactly one platform")
     args.platform = platforms[0]  # "wechat," and aliases name one profile
-    options = check_options(args, load_config(args))
+    config = load_config(args)
+    options = check_options(args, config)
+    refuse_read_files(args.output, [config.path, args.platform])
     report = run_check([args.model], [args.platform], options)
     if report.errors:
         error = report.errors[0]

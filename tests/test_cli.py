@@ -512,3 +512,23 @@ def test_output_never_replaces_the_models_external_data(cli, tmp_path, command):
         command == ("fix",) and f"{data}: exists and is not a model" in done.err
     )
     assert hashlib.sha256(data.read_bytes()).hexdigest() == before
+
+
+def test_output_never_replaces_a_profile_or_configuration_it_read(cli, tmp_path):
+    profile = tmp_path / "ours.yaml"
+    profile.write_text("extends: wechat\nplatform: ours\n")
+    config = tmp_path / "compatcheck.yaml"
+    config.write_text("platforms: [wechat]\n")
+    sample = DATA / "pytorch_super_resolution.onnx"
+    runs = [
+        (sample, "-p", profile, "-o", profile),
+        ("snippet", sample, "-p", profile, "-o", profile),
+        (sample, "--config", config, "-o", config),
+        ("manifest", sample, "-p", "wechat", "--model-version", "1",
+         "--config", config, "-o", config),
+    ]  # fmt: skip
+    for args in runs:
+        done = cli(*args)
+        assert done.code == 2 and "refusing to overwrite it" in done.err, args
+    assert profile.read_text() == "extends: wechat\nplatform: ours\n"
+    assert config.read_text() == "platforms: [wechat]\n"
