@@ -829,7 +829,7 @@ def test_hostile_names_stay_inside_javascript_strings(cli, tmp_path):
 @pytest.mark.parametrize(
     "hostile",
     [
-        # Text that once matched a template placeholder after JSON escaping.
+        # Text that would match a placeholder if templates substituted after escaping.
         'P"__MODEL_PATH__',
         "},console.log(1337));//",
         # A key an object literal or a plain object takes as its prototype.
