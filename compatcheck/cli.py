@@ -236,6 +236,8 @@ def _check(args: argparse.Namespace) -> int:
     options = check_options(args, config)
     platforms = _platforms(args, config)
     _check_targets(args)
+    from compatcheck.output import refuse_model_data, refuse_read_files
+
     read = [config.path, *(p for p in platforms if p.endswith((".yaml", ".yml")))]
     for target in (args.output, args.write_baseline):
         # The baseline --baseline reads may be the one --write-baseline writes.
@@ -245,8 +247,6 @@ def _check(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}", "give at least 1 process")
     report = run_check(args.models, platforms, options, jobs=args.jobs)
-    from compatcheck.output import refuse_model_data
-
     for target in (args.output, args.write_baseline):
         refuse_model_data(target, report.models)
 
@@ -410,18 +410,6 @@ def _check_targets(args: argparse.Namespace) -> None:
                 target, f"cannot be written: folder {folder} does not exist"
             )
         _refuse_overwriting_inputs(target, args.models)
-
-
-def refuse_read_files(output: str | None, paths: list[str | None]) -> None:
-    """The output never replaces a configuration, profile or baseline it read."""
-    if output in (None, "-") or not os.path.exists(output):
-        return
-    for path in paths:
-        if path and os.path.exists(path) and os.path.samefile(path, output):
-            raise UserError(
-                output,
-                "is a file compatcheck reads for this run; refusing to overwrite it",
-            )
 
 
 def _refuse_overwriting_inputs(output: str | None, models: list[str]) -> None:

@@ -179,7 +179,8 @@ def add_route_arguments(parser: argparse.ArgumentParser, shape_help: str) -> Non
 
 def _plan_one(args: argparse.Namespace):
     """Check one model file on one platform; return model, plan and result."""
-    from compatcheck.cli import check_options, load_config, refuse_read_files
+    from compatcheck.cli import check_options, load_config
+    from compatcheck.output import refuse_model_data, refuse_read_files
     from compatcheck.profiles import resolve_platforms
     from compatcheck.runner import run_check
 
@@ -198,8 +199,6 @@ def _plan_one(args: argparse.Namespace):
         error = report.errors[0]
         raise UserError(error.path, error.message)
     model, result = report.models[0], report.results[0]
-    from compatcheck.output import refuse_model_data
-
     refuse_model_data(args.output, [model])
     if result.plan is None:
         raise UserError(

@@ -35,6 +35,18 @@ def refuse_model_data(output: str | None, models) -> None:
                 )
 
 
+def refuse_read_files(output: str | None, paths: list[str | None]) -> None:
+    """The output never replaces a configuration, profile or baseline it read."""
+    if output in (None, "-") or not os.path.exists(output):
+        return
+    for path in paths:
+        if path and os.path.exists(path) and os.path.samefile(path, output):
+            raise UserError(
+                output,
+                "is a file compatcheck reads for this run; refusing to overwrite it",
+            )
+
+
 def write_text(text: str, output: str | None, what: str = "the output") -> None:
     """``text`` to standard output (``None`` or ``-``) or to the file ``output``.
 

@@ -18,7 +18,7 @@ from compatcheck.errors import UserError
 from compatcheck.findings import Finding, PlatformResult, Severity
 from compatcheck.fix.passes import Change, Refused
 from compatcheck.fix.verify import TOLERANCES, CannotVerify, OutputDiff
-from compatcheck.output import is_special, replace
+from compatcheck.output import is_special, refuse_model_data, replace
 
 # protobuf cannot serialise a model of 2 GiB or more in one message.
 MAX_PROTO_BYTES = 2**31 - 1
@@ -59,6 +59,7 @@ class FixReport:
     # The fix after which onnxruntime no longer runs the model, and the fixes
     # left out for that reason (with it) on an earlier attempt.
     breaking: str = ""
+    breaking_reason: str = ""  # what onnxruntime said of the model after it
     left_out: list[str] = field(default_factory=list)
     size_before: int = 0
     size_after: int = 0
@@ -119,8 +120,6 @@ def fix_model(
     from compatcheck.profiles import load_profile
 
     model, plan, before = _check(path, platform, options)
-    from compatcheck.output import refuse_model_data
-
     refuse_model_data(target, [model])
     sized = _shapes_from_inputs(options, model)
     if sized != options.input_shapes:
@@ -166,17 +165,18 @@ def fix_model(
         # onnxruntime runs the model before that fix and not after it: leave
         # it out and apply the others again.
         left_out.append(report.breaking)
-        _start_again(report, f"{report.breaking}: {report.verify_problem}")
+        _start_again(report)
 
 
-def _start_again(report: FixReport, why: str) -> None:
+def _start_again(report: FixReport) -> None:
     """Forget the applied fixes and their results, keeping why one is left out."""
-    kept = [*report.left_out, f"{why.split(' (the original runs')[0]}; left out"]
+    why = f"{report.breaking}: {report.breaking_reason}; left out"
     report.changes, report.refused, report.diffs = [], [], []
     report.snapshots, report.overflows = [], []
-    report.verify_problem, report.breaking, report.not_written = "", "", ""
+    report.verify_problem, report.not_written = "", ""
+    report.breaking, report.breaking_reason = "", ""
     report.after, report.size_after = None, 0
-    report.left_out = kept
+    report.left_out = [*report.left_out, why]
 
 
 def _shapes_from_inputs(options: FixOptions, model) -> dict:
@@ -226,22 +226,19 @@ def _converted_note(result: PlatformResult) -> str:
 
 
 def _with_engine(options: FixOptions, engine: str) -> FixOptions:
-    from dataclasses import replace
-
-    return replace(options, engine=engine)
+    return dataclasses.replace(options, engine=engine)
 
 
 def _check(path: str, platform: str, options: FixOptions):
-    from dataclasses import replace
-
     from compatcheck.rules import Options
     from compatcheck.runner import run_check
 
     base = options.check if options.check is not None else Options()
+    shapes = dict(options.input_shapes)
     checked = run_check(
         [path],
         [platform],
-        replace(base, input_shapes=dict(options.input_shapes), engine=options.engine),
+        dataclasses.replace(base, input_shapes=shapes, engine=options.engine),
     )
     if checked.errors:
         raise UserError(checked.errors[0].path, checked.errors[0].message)
@@ -487,6 +484,9 @@ def _write_and_verify(proto, path, plan, options, target, report) -> None:
         report.verify_problem = report.verify_problem.replace(
             temporary, "the fixed model"
         )
+        report.breaking_reason = report.breaking_reason.replace(
+            temporary, "the fixed model"
+        )
         if target is None:
             report.not_written = "dry run (--diff): nothing written"
         elif report.verified or options.force:
@@ -530,6 +530,8 @@ def _verify(path, temporary, plan, options, report) -> None:
         if exc.fixed_model:
             # The original ran on the same inputs, so a change broke it.
             report.verify_problem += f" ({_culprit(report, feeds)})"
+            if report.breaking:
+                report.breaking_reason = str(exc)
         elif not options.inputs_file and "cannot run the original" in str(exc):
             report.verify_problem += (
                 " (the inputs were seeded random values: give real ones with "
